@@ -1,0 +1,17 @@
+"""Entry point: navigation over the concept pages, grouped in sections. Nothing else."""
+
+import streamlit as st
+
+from ui.i18n import LANGUAGES, texts
+
+# The language control lives on each page; the menu follows its last value (or the link's).
+lang = st.session_state.get("lang") or st.query_params.get("lang", "en")
+nav = texts("nav", lang if lang in LANGUAGES else "en")
+
+st.navigation({
+    nav["foundations"]: [
+        st.Page("pages/overview.py", title=nav["overview"], icon=":material/home:", default=True),
+        st.Page("pages/activations.py", title=nav["activations"], icon=":material/function:",
+                url_path="activations"),
+    ],
+}).run()

@@ -1,0 +1,132 @@
+"""Figures of the Activation functions page."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ui.figures import GREY, base_layout, color
+
+Interval = tuple[float, float]
+
+
+def curves(
+    x: np.ndarray,
+    ys: dict[str, np.ndarray],
+    *,
+    title: str,
+    x_title: str,
+    y_title: str,
+    shaded: dict[str, list[Interval]] | None = None,
+    peaks: dict[str, tuple[float, float]] | None = None,
+    peak_label: str = "max {value:.3g}",
+) -> go.Figure:
+    """One line per function over `x`; optional shaded intervals and marked maxima per function."""
+    fig = go.Figure()
+    for i, (name, y) in enumerate(ys.items()):
+        fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines",
+                                 line={"color": color(i), "width": 3}))
+        for lo, hi in (shaded or {}).get(name, []):
+            fig.add_vrect(x0=lo, x1=hi, fillcolor=color(i), opacity=0.10, line_width=0, layer="below")
+        if peaks and name in peaks:
+            px, py = peaks[name]
+            fig.add_trace(go.Scatter(
+                x=[px], y=[py], mode="markers+text", showlegend=False, name=name,
+                marker={"color": color(i), "size": 12, "symbol": "diamond",
+                        "line": {"color": "white", "width": 1}},
+                text=[peak_label.format(value=py)], textposition="top center",
+                textfont={"color": color(i)},
+            ))
+    fig.add_hline(y=0, line={"color": GREY, "width": 1})
+    return base_layout(fig, title, x_title, y_title)
+
+
+def chain(
+    depth: np.ndarray,
+    typical: dict[str, np.ndarray],
+    best: dict[str, np.ndarray],
+    *,
+    title: str,
+    x_title: str,
+    y_title: str,
+    typical_label: str,
+    best_label: str,
+) -> go.Figure:
+    """Product of n derivatives against n on a log axis: typical (solid) and best case (dashed)."""
+    fig = go.Figure()
+    for i, name in enumerate(typical):
+        fig.add_trace(go.Scatter(x=depth, y=_positive(typical[name]), mode="lines+markers",
+                                 name=f"{name} — {typical_label}", line={"color": color(i), "width": 3},
+                                 marker={"size": 5}))
+        fig.add_trace(go.Scatter(x=depth, y=_positive(best[name]), mode="lines",
+                                 name=f"{name} — {best_label}",
+                                 line={"color": color(i), "width": 2, "dash": "dash"}))
+    fig.add_hline(y=1, line={"color": GREY, "width": 1})
+    fig = base_layout(fig, title, x_title, y_title)
+    fig.update_yaxes(type="log", exponentformat="power")
+    return fig
+
+
+def _positive(y: np.ndarray) -> np.ndarray:
+    """Zeros cannot sit on a log axis: leave a gap there instead of a misleading floor."""
+    return np.where(y > 0, y, np.nan)
+
+
+def unit_ranges(
+    before: np.ndarray,
+    after: np.ndarray,
+    dead_after: np.ndarray,
+    *,
+    title: str,
+    x_title: str,
+    y_title: str,
+    before_label: str,
+    alive_label: str,
+    dead_label: str,
+) -> go.Figure:
+    """Each hidden unit's pre-activation range over the data (N, H), before and after the update."""
+    units = np.arange(before.shape[1])
+    fig = go.Figure()
+    fig.add_trace(_range_bars(units - 0.2, before, GREY, before_label))
+    for mask, hue, label in ((~dead_after, color(0), alive_label), (dead_after, color(3), dead_label)):
+        if mask.any():
+            fig.add_trace(_range_bars(units[mask] + 0.2, after[:, mask], hue, label))
+    fig.add_hline(y=0, line={"color": "black", "width": 1.5})
+    fig = base_layout(fig, title, x_title, y_title)
+    fig.update_layout(barmode="overlay", bargap=0.5)
+    fig.update_xaxes(tickmode="array", tickvals=units, ticktext=[str(u) for u in units])
+    return fig
+
+
+def _range_bars(x: np.ndarray, z: np.ndarray, hue: str, name: str) -> go.Bar:
+    lo, hi = z.min(axis=0), z.max(axis=0)
+    return go.Bar(x=x, y=hi - lo, base=lo, name=name, width=0.38, marker={"color": hue},
+                  customdata=np.stack([lo, hi], axis=1),
+                  hovertemplate="unit %{x:.0f}<br>min %{customdata[0]:.3g}<br>"
+                                "max %{customdata[1]:.3g}<extra></extra>")
+
+
+def probabilities(
+    labels: list[str],
+    stable: np.ndarray,
+    naive: np.ndarray,
+    *,
+    title: str,
+    y_title: str,
+    stable_label: str,
+    naive_label: str,
+    nan_label: str,
+) -> go.Figure:
+    """Softmax probabilities as bars: the stable form next to the naive one (NaN marked)."""
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=labels, y=stable, name=stable_label, marker={"color": color(0)},
+                         text=[f"{p:.3f}" for p in stable], textposition="outside"))
+    finite = np.isfinite(naive)
+    fig.add_trace(go.Bar(x=labels, y=np.where(finite, naive, 0.0), name=naive_label,
+                         marker={"color": color(1)},
+                         text=[f"{p:.3f}" if ok else nan_label for p, ok in zip(naive, finite, strict=True)],
+                         textposition="outside"))
+    fig = base_layout(fig, title, "", y_title)
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(range=[0, 1.15])
+    return fig

@@ -1,0 +1,236 @@
+"""The frame every page creates first: title, language, device, share link, reset, checks, code."""
+
+from __future__ import annotations
+
+import inspect
+import io
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import segno
+import streamlit as st
+import torch
+
+from dlcore import device as dldevice
+from ui import i18n, server_tuning
+
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+@st.cache_resource
+def _tune_once() -> bool:
+    server_tuning.tune_process()
+    return True
+
+
+@st.cache_data(max_entries=256)
+def _qr_png(link: str) -> bytes:
+    buffer = io.BytesIO()
+    segno.make(link, error="m").save(buffer, kind="png", scale=6, border=2)
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class Check:
+    """One comparison of our result with the PyTorch built-in."""
+
+    label: str
+    diff: float
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return math.isfinite(self.diff) and self.diff <= self.tolerance
+
+
+def url_value(value: Any) -> str | list[str]:
+    """A widget value written the way Streamlit reads it back from a query parameter."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
+        return str(int(value))
+    if isinstance(value, (list, tuple)):
+        return [str(url_value(v)) for v in value]
+    return str(value)
+
+
+class Frame:
+    """The common frame of a page; bound widgets are created through it so it can share and reset."""
+
+    def __init__(self, page: str) -> None:
+        _tune_once()
+        self.page = page
+        self._defaults: dict[str, Any] = {}
+        self._code: list[Callable[..., Any] | type] = []
+        self._checks: list[Check] = []
+        self._ran_on: dict[str, torch.device] = {}
+        with st.sidebar:
+            self.lang = self.segmented(
+                "lang", "Language / 语言", list(i18n.LANGUAGES), i18n.DEFAULT_LANGUAGE,
+                format_func=i18n.LANGUAGES.__getitem__,
+            )
+            self.text = i18n.texts(page, self.lang)
+            self.device_choice = self.select(
+                "device", self.text["frame_device"], ["auto", *dldevice.available()], "auto",
+                format_func=self._device_label, help=self.text["frame_device_help"],
+            )
+            self._share_slot = st.container()
+            st.button(self.text["frame_reset"], on_click=self._reset, key="frame_reset",
+                      icon=":material/restart_alt:")
+        st.title(self.text["title"])
+        st.markdown(self.text["intro"])
+
+    def t(self, key: str, **values: Any) -> str:
+        """This page's prose for `key` in the chosen language, with `{name}` fields filled."""
+        text = self.text[key]
+        return text.format(**values) if values else text
+
+    # -- bound controls: each records its default so reset and share links know it --------------
+    def _bound(self, widget: Callable[..., Any], key: str, initial: Any, /, **kwargs: Any) -> Any:
+        self._defaults[key] = initial
+        return widget(key=key, bind="query-params", **kwargs)
+
+    def slider(self, key: str, label: str, min_value: Any, max_value: Any, value: Any,
+               step: Any = None, **kwargs: Any) -> Any:
+        return self._bound(st.slider, key, value, label=label, min_value=min_value,
+                           max_value=max_value, value=value, step=step, **kwargs)
+
+    def select_slider(self, key: str, label: str, options: Sequence[Any], value: Any,
+                      **kwargs: Any) -> Any:
+        return self._bound(st.select_slider, key, value, label=label, options=options,
+                           value=value, **kwargs)
+
+    def select(self, key: str, label: str, options: Sequence[Any], value: Any,
+               **kwargs: Any) -> Any:
+        return self._bound(st.selectbox, key, value, label=label, options=options,
+                           index=list(options).index(value), **kwargs)
+
+    def multiselect(self, key: str, label: str, options: Sequence[Any], value: list[Any],
+                    **kwargs: Any) -> list[Any]:
+        return self._bound(st.multiselect, key, value, label=label, options=options,
+                           default=value, **kwargs)
+
+    def segmented(self, key: str, label: str, options: Sequence[Any], value: Any,
+                  **kwargs: Any) -> Any:
+        # required=True: a segmented control otherwise lets a second click deselect everything
+        return self._bound(st.segmented_control, key, value, label=label, options=options,
+                           default=value, required=True, **kwargs)
+
+    def toggle(self, key: str, label: str, value: bool, **kwargs: Any) -> bool:
+        return self._bound(st.toggle, key, value, label=label, value=value, **kwargs)
+
+    def number(self, key: str, label: str, min_value: int, max_value: int, value: int,
+               **kwargs: Any) -> int:
+        return self._bound(st.number_input, key, value, label=label, min_value=min_value,
+                           max_value=max_value, value=value, step=1, **kwargs)
+
+    def text_input(self, key: str, label: str, value: str, **kwargs: Any) -> str:
+        return self._bound(st.text_input, key, value, label=label, value=value, **kwargs)
+
+    def _reset(self) -> None:
+        for key, default in self._defaults.items():
+            st.session_state[key] = default
+
+    # -- device, checks and code, filled in as the page computes ------------------------------
+    def _device_label(self, choice: str) -> str:
+        if choice == "auto":
+            return self.text["frame_device_auto"]
+        return dldevice.describe(torch.device(choice))
+
+    def device(self, workload: int) -> torch.device:
+        """The device for a workload of `workload` scalar elements under the learner's choice."""
+        return dldevice.resolve(self.device_choice, workload)
+
+    def ran_on(self, what: str, device: torch.device) -> None:
+        self._ran_on[what] = device
+
+    def check(self, label: str, diff: float, tolerance: float) -> None:
+        self._checks.append(Check(label, diff, tolerance))
+
+    def show_code(self, *objects: Callable[..., Any] | type) -> None:
+        for obj in objects:
+            if obj not in self._code:
+                self._code.append(obj)
+
+    def finish(self) -> None:
+        """Draw what the page reported: where it ran, the PyTorch checks, the code, the share link."""
+        st.divider()
+        self._draw_devices()
+        self._draw_checks()
+        self._draw_code()
+        with self._share_slot:
+            self._draw_share()
+
+    def _draw_devices(self) -> None:
+        if not self._ran_on:
+            return
+        parts = [f"{what}: **{dldevice.describe(dev)}**" for what, dev in self._ran_on.items()]
+        st.caption(self.t("frame_ran_on", choice=self._device_label(self.device_choice),
+                          parts=" · ".join(parts)))
+
+    def _draw_checks(self) -> None:
+        if not self._checks:
+            return
+        st.subheader(self.text["frame_checked"])
+        st.dataframe(
+            {
+                self.text["frame_check_what"]: [c.label for c in self._checks],
+                self.text["frame_check_diff"]: [f"{c.diff:.2e}" for c in self._checks],
+                self.text["frame_check_tol"]: [f"{c.tolerance:.0e}" for c in self._checks],
+                self.text["frame_check_ok"]: ["✅" if c.ok else "❌" for c in self._checks],
+            },
+            hide_index=True,
+        )
+
+    def _draw_code(self) -> None:
+        if not self._code:
+            return
+        with st.expander(self.text["frame_code"], icon=":material/code:"):
+            st.caption(self.text["frame_code_caption"])
+            for obj in self._code:
+                st.markdown(f"`{obj.__module__}.{obj.__qualname__}`")
+                st.code(inspect.getsource(obj), language="python")
+
+    def share_link(self) -> str:
+        """The link that reopens this page with every control as it is now."""
+        base = st.context.url or f"http://localhost:8501/{self.page}"
+        params = {
+            key: url_value(st.session_state[key])
+            for key, default in self._defaults.items()
+            if key in st.session_state and st.session_state[key] != default
+        }
+        return base + ("?" + urlencode(params, doseq=True) if params else "")
+
+    def _draw_share(self) -> None:
+        link = self.share_link()
+        with st.expander(self.text["frame_share"], icon=":material/share:"):
+            st.caption(self.text["frame_share_caption"])
+            st.code(link, language=None, wrap_lines=True)
+            class_link = _network_link(link)
+            if class_link is None:
+                st.caption(self.text["frame_share_local_only"])
+                return
+            if class_link != link:
+                st.caption(self.text["frame_share_network"])
+                st.code(class_link, language=None, wrap_lines=True)
+            st.image(_qr_png(class_link), caption=self.text["frame_share_qr"], width=220)
+
+
+def _network_link(link: str) -> str | None:
+    """`link` as learners on the same network reach it, or None if this server only listens locally."""
+    parts = urlsplit(link)
+    if parts.hostname not in LOOPBACK_HOSTS:
+        return link
+    address = st.get_option("server.address")
+    if address and address in LOOPBACK_HOSTS:
+        return None
+    from streamlit import net_util  # the same lookup Streamlit uses for its "Network URL" line
+
+    ip = net_util.get_internal_ip()
+    if not ip or ip.startswith("127."):
+        return None
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{ip}{port}"))
