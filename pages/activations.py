@@ -176,8 +176,7 @@ def softmax(frame: Frame) -> None:
     with left:
         temperature = frame.select_slider("temp", frame.t("temperature"), TEMPERATURES, 1.0)
     with right:
-        scale = frame.select_slider("scale", frame.t("scale"), LOGIT_SCALES, 1,
-                                    format_func=lambda s: f"× {s}")
+        scale = frame.select_slider("scale", frame.t("scale"), LOGIT_SCALES, 1)
     device = frame.device(len(logits))
     # float32, as networks use: its exp overflows above ~88.7, which is the naive form's undoing
     z = torch.tensor(logits, dtype=torch.float32, device=device) * scale

@@ -18,6 +18,9 @@ from dlcore import device as dldevice
 from ui import i18n, server_tuning
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+# Choice widgets that put the label their format_func shows, not the option, into the URL.
+LABELLED_IN_URL = (st.selectbox, st.segmented_control, st.multiselect, st.pills, st.radio,
+                   st.select_slider)
 
 
 @st.cache_resource
@@ -64,6 +67,7 @@ class Frame:
         _tune_once()
         self.page = page
         self._defaults: dict[str, Any] = {}
+        self._url_labels: dict[str, Callable[[Any], str]] = {}
         self._code: list[Callable[..., Any] | type] = []
         self._checks: list[Check] = []
         self._ran_on: dict[str, torch.device] = {}
@@ -91,6 +95,8 @@ class Frame:
     # -- bound controls: each records its default so reset and share links know it --------------
     def _bound(self, widget: Callable[..., Any], key: str, initial: Any, /, **kwargs: Any) -> Any:
         self._defaults[key] = initial
+        if widget in LABELLED_IN_URL:
+            self._url_labels[key] = kwargs.get("format_func", str)
         return widget(key=key, bind="query-params", **kwargs)
 
     def slider(self, key: str, label: str, min_value: Any, max_value: Any, value: Any,
@@ -197,11 +203,11 @@ class Frame:
     def share_link(self) -> str:
         """The link that reopens this page with every control as it is now."""
         base = st.context.url or f"http://localhost:8501/{self.page}"
-        params = {
-            key: url_value(st.session_state[key])
-            for key, default in self._defaults.items()
-            if key in st.session_state and st.session_state[key] != default
-        }
+        params = {}
+        for key, default in self._defaults.items():
+            value = st.session_state.get(key, default)
+            if value != default:
+                params[key] = _url_param(value, self._url_labels.get(key))
         return base + ("?" + urlencode(params, doseq=True) if params else "")
 
     def _draw_share(self) -> None:
@@ -217,6 +223,12 @@ class Frame:
                 st.caption(self.text["frame_share_network"])
                 st.code(class_link, language=None, wrap_lines=True)
             st.image(_qr_png(class_link), caption=self.text["frame_share_qr"], width=220)
+
+
+def _url_param(value: Any, label: Callable[[Any], str] | None) -> str | list[str]:
+    if label is not None:
+        value = [label(v) for v in value] if isinstance(value, list) else label(value)
+    return url_value(value)
 
 
 def _network_link(link: str) -> str | None:

@@ -1,0 +1,27 @@
+"""AppTest helpers: open a page through the real entry point, with optional URL parameters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+TIMEOUT = 60
+APP = Path(__file__).resolve().parents[2] / "app.py"
+
+
+def open_page(page: str | None = None, **params: str | list[str]) -> AppTest:
+    """Run app.py, then the given page file, with `params` as the URL's query parameters."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    for key, value in params.items():
+        at.query_params[key] = value
+    if page is not None:
+        at.switch_page(page)  # the first run opens the page, as a shared link does
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def check_rows(at: AppTest) -> list[dict]:
+    """The 'Checked against PyTorch' table as a list of rows."""
+    return at.dataframe[0].value.to_dict("records")

@@ -1,0 +1,152 @@
+"""AppTest: the Activation functions page in every view, at extremes, from URLs good and bad."""
+
+from __future__ import annotations
+
+import pytest
+
+from dlcore import activations
+from tests.app.conftest import check_rows, open_page
+
+PAGE = "pages/activations.py"
+
+
+def charts(at) -> int:
+    return len(at.get("plotly_chart"))
+
+
+def all_checks_pass(at) -> bool:
+    rows = check_rows(at)
+    return bool(rows) and all(row["agrees"] == "✅" for row in rows)
+
+
+def test_default_view_draws_both_curve_charts_and_checks_pass():
+    at = open_page(PAGE)
+    assert at.title[0].value == "Activation functions"
+    assert at.multiselect(key="fn").value == ["sigmoid", "tanh", "relu"]
+    assert charts(at) == 2
+    assert all_checks_pass(at)
+    labels = [row["Our from-scratch result vs the PyTorch built-in"] for row in check_rows(at)]
+    assert "sigmoid(x)" in labels and "relu′(x) vs autograd" in labels
+
+
+def test_every_activation_with_its_parameter_sliders():
+    at = open_page(PAGE)
+    at.multiselect(key="fn").set_value(list(activations.NAMES)).run()
+    assert not at.exception
+    for key in ("leaky_alpha", "elu_alpha", "prelu_weight", "softplus_beta"):
+        slider = at.slider(key=key)
+        slider.set_value(slider.max).run()
+        assert not at.exception
+    at.toggle(key="gelu_tanh").set_value(True).run()
+    at.slider(key="x").set_value((-20.0, 20.0)).run()
+    assert not at.exception
+    assert len(check_rows(at)) == 2 * len(activations.NAMES)
+    assert all_checks_pass(at)
+
+
+def test_no_activation_selected_asks_for_one():
+    at = open_page(PAGE)
+    at.multiselect(key="fn").set_value([]).run()
+    assert not at.exception
+    assert charts(at) == 0
+    assert "Pick at least one" in at.info[0].value
+
+
+def test_equal_range_ends_still_draw():
+    at = open_page(PAGE, x=["3", "3"])
+    assert at.slider(key="x").value == (3.0, 3.0)
+    assert charts(at) == 2 and all_checks_pass(at)
+
+
+@pytest.mark.parametrize("depth,spread", [(1, 0.1), (50, 5.0), (20, 1.0)])
+def test_chain_view_at_extremes(depth, spread):
+    at = open_page(PAGE, view="Products of derivatives", depth=str(depth), spread=str(spread))
+    assert at.slider(key="depth").value == depth
+    assert charts(at) == 1
+    sigmoid_factor = float(at.metric[0].value)
+    assert 0 < sigmoid_factor <= 0.25**depth
+    assert all_checks_pass(at)
+
+
+def test_dead_relu_big_step_kills_units_and_tiny_step_does_not():
+    big = open_page(PAGE, view="Dead ReLUs", lr="10", hidden="64")
+    before, after = (int(m.value.split("/")[0]) for m in big.metric[:2])
+    assert after > before
+    tiny = open_page(PAGE, view="Dead ReLUs", lr="0.001")
+    before, after = (int(m.value.split("/")[0]) for m in tiny.metric[:2])
+    assert after == before
+    assert all_checks_pass(big) and all_checks_pass(tiny)
+
+
+def test_dead_relu_extreme_controls_do_not_crash():
+    at = open_page(PAGE, view="Dead ReLUs", lr="10", hidden="2", offset="50", dead_seed="9999")
+    assert charts(at) == 1
+
+
+def test_softmax_huge_logits_break_only_the_naive_form():
+    at = open_page(PAGE, view="Softmax")
+    assert not at.warning
+    at.select_slider(key="scale").set_value(1000).run()
+    assert "overflowed" in at.warning[0].value
+    assert all_checks_pass(at)
+
+
+@pytest.mark.parametrize("temp", [0.05, 20.0])
+def test_softmax_temperature_extremes(temp):
+    at = open_page(PAGE, view="Softmax", temp=str(temp))
+    assert at.select_slider(key="temp").value == temp
+    assert all_checks_pass(at)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("1, banana", "is not a number"),
+    ("5", "Found 1 numbers"),
+    ("1e400, 2", "not a finite number"),
+    (", ".join(["1"] * 13), "Found 13 numbers"),
+])
+def test_bad_logits_get_a_specific_message_and_defaults(text, message):
+    at = open_page(PAGE, view="Softmax")
+    at.text_input(key="logits").input(text).run()
+    assert not at.exception
+    assert message in at.error[0].value
+    assert charts(at) == 1
+
+
+def test_url_restores_the_view():
+    at = open_page(PAGE, view="Softmax", temp="0.2", scale="100", logits="3; 1; -2", lang="中文")
+    assert at.segmented_control(key="view").value == "softmax"
+    assert at.select_slider(key="temp").value == 0.2
+    assert at.select_slider(key="scale").value == 100
+    assert at.text_input(key="logits").value == "3; 1; -2"
+    assert at.title[0].value == "激活函数"
+
+
+def test_tampered_url_falls_back_to_defaults():
+    at = open_page(PAGE, view="bogus", fn=["nope", "relu"], lang="xx", device="cuda:7",
+                   depth="999", x=["a", "b"])
+    assert at.segmented_control(key="view").value == "shapes"
+    assert at.title[0].value == "Activation functions"
+    assert at.selectbox(key="device").value == "auto"
+    assert charts(at) == 2
+
+
+def test_reset_restores_defaults():
+    at = open_page(PAGE, view="Products of derivatives", depth="7", spread="2.5")
+    at.button(key="frame_reset").click().run()
+    assert at.segmented_control(key="view").value == "shapes"
+    at.segmented_control(key="view").set_value("chain").run()
+    assert at.slider(key="depth").value == 20
+    assert at.slider(key="spread").value == 1.0
+
+
+def test_chinese_prose_everywhere():
+    at = open_page(PAGE, lang="中文")
+    for view in ("shapes", "chain", "dead", "softmax"):
+        at.segmented_control(key="view").set_value(view).run()
+        assert not at.exception
+        assert "结论" in at.markdown[1].value
+
+
+def test_forced_cpu_device_is_reported():
+    at = open_page(PAGE, device="cpu")
+    assert any("CPU" in c.value for c in at.caption)
