@@ -61,7 +61,7 @@ def test_share_offers_the_network_link_and_a_qr_code_for_the_class(monkeypatch):
     at = open_page(PAGE, fn="relu")
     assert [c.value for c in at.sidebar.code] == ["http://localhost:8501/activations?fn=relu",
                                                   "http://10.1.2.3:8501/activations?fn=relu"]
-    assert at.sidebar.get("imgs"), "the share panel shows a QR code"
+    assert at.sidebar.get("image"), "the share panel shows a QR code"
 
 
 def test_share_says_when_the_server_only_listens_locally(monkeypatch):
@@ -69,7 +69,7 @@ def test_share_says_when_the_server_only_listens_locally(monkeypatch):
 
     monkeypatch.setattr(net_util, "get_internal_ip", lambda: "127.0.0.1")
     at = open_page(PAGE)
-    assert not at.sidebar.get("imgs")
+    assert not at.sidebar.get("image")
     assert any("--server.address 0.0.0.0" in c.value for c in at.sidebar.caption)
 
 
