@@ -8,10 +8,18 @@ from ui.i18n import LANGUAGES, texts
 lang = st.session_state.get("lang") or st.query_params.get("lang", "en")
 nav = texts("nav", lang if lang in LANGUAGES else "en")
 
-st.navigation({
-    nav["foundations"]: [
-        st.Page("pages/overview.py", title=nav["overview"], icon=":material/home:", default=True),
-        st.Page("pages/activations.py", title=nav["activations"], icon=":material/function:",
-                url_path="activations"),
-    ],
-}).run()
+st.navigation(
+    {
+        nav["foundations"]: [
+            st.Page(
+                "pages/overview.py", title=nav["overview"], icon=":material/home:", default=True
+            ),
+            st.Page(
+                "pages/activations.py",
+                title=nav["activations"],
+                icon=":material/function:",
+                url_path="activations",
+            ),
+        ],
+    }
+).run()

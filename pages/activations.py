@@ -21,7 +21,7 @@ PARAMETER_SLIDERS = {
     ("prelu", "weight"): ("prelu_weight", -0.5, 1.0, 0.05),
     ("softplus", "beta"): ("softplus_beta", 0.25, 10.0, 0.25),
 }
-LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 2.0, 5.0, 10.0, 20.0)
 TEMPERATURES = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
 LOGIT_SCALES = (1, 10, 100, 1000)
 DEFAULT_LOGITS = "2, 1, 0.1, -1"
@@ -29,8 +29,9 @@ DEFAULT_LOGITS = "2, 1, 0.1, -1"
 
 def choose_functions(frame: Frame) -> dict[str, activations.Activation]:
     """The activations the learner picked, with their parameters from the sliders."""
-    names = frame.multiselect("fn", frame.t("functions"), list(activations.NAMES),
-                              ["sigmoid", "tanh", "relu"])
+    names = frame.multiselect(
+        "fn", frame.t("functions"), list(activations.NAMES), ["sigmoid", "tanh", "relu"]
+    )
     chosen = {}
     columns = iter(st.columns(4))
     for name in names:
@@ -39,8 +40,9 @@ def choose_functions(frame: Frame) -> dict[str, activations.Activation]:
             if (name, param) in PARAMETER_SLIDERS:
                 key, lo, hi, step = PARAMETER_SLIDERS[name, param]
                 with next(columns, st.container()):
-                    params[param] = frame.slider(key, f"{name}: {param}", lo, hi, float(default),
-                                                 step=step)
+                    params[param] = frame.slider(
+                        key, f"{name}: {param}", lo, hi, float(default), step=step
+                    )
         if name == "gelu":
             with next(columns, st.container()):
                 tanh_form = frame.toggle("gelu_tanh", frame.t("gelu_tanh"), False)
@@ -49,14 +51,20 @@ def choose_functions(frame: Frame) -> dict[str, activations.Activation]:
     return chosen
 
 
-def check_against_torch(frame: Frame, act: activations.Activation, x: torch.Tensor,
-                        fx: torch.Tensor, dfx: torch.Tensor) -> None:
+def check_against_torch(
+    frame: Frame, act: activations.Activation, x: torch.Tensor, fx: torch.Tensor, dfx: torch.Tensor
+) -> None:
     params = act.params
-    frame.check(f"{act.name}(x)", reference.max_abs_diff(fx, reference.activation(act.name, x, **params)),
-                1e-9)
-    frame.check(f"{act.name}′(x) vs autograd",
-                reference.max_abs_diff(dfx, reference.activation_derivative(act.name, x, **params)),
-                1e-9)
+    frame.check(
+        f"{act.name}(x)",
+        reference.max_abs_diff(fx, reference.activation(act.name, x, **params)),
+        1e-9,
+    )
+    frame.check(
+        f"{act.name}′(x) vs autograd",
+        reference.max_abs_diff(dfx, reference.activation_derivative(act.name, x, **params)),
+        1e-9,
+    )
 
 
 def shapes(frame: Frame) -> None:
@@ -79,13 +87,29 @@ def shapes(frame: Frame) -> None:
     frame.ran_on(frame.t("shapes_what"), device)
     grid = x.cpu().numpy()
     left, right = st.columns(2)
-    left.plotly_chart(figures.curves(grid, ys, title=frame.t("f_title"), x_title="x",
-                                     y_title="f(x)", shaded=shaded), key="chart_f")
-    right.plotly_chart(figures.curves(grid, dys, title=frame.t("df_title"), x_title="x",
-                                      y_title="f′(x)", shaded=shaded, peaks=peaks,
-                                      peak_label=frame.t("peak_label")), key="chart_df")
+    left.plotly_chart(
+        figures.curves(
+            grid, ys, title=frame.t("f_title"), x_title="x", y_title="f(x)", shaded=shaded
+        ),
+        key="chart_f",
+    )
+    right.plotly_chart(
+        figures.curves(
+            grid,
+            dys,
+            title=frame.t("df_title"),
+            x_title="x",
+            y_title="f′(x)",
+            shaded=shaded,
+            peaks=peaks,
+            peak_label=frame.t("peak_label"),
+        ),
+        key="chart_df",
+    )
     st.caption(frame.t("shapes_caption"))
-    frame.show_code(*(type(act) for act in acts.values()), activations.saturated_intervals)
+    frame.show_code(
+        *(fn for act in acts.values() for fn in act.functions), activations.saturated_intervals
+    )
 
 
 def chain(frame: Frame) -> None:
@@ -114,14 +138,24 @@ def chain(frame: Frame) -> None:
         typical[name] = products.abs().mean(dim=1).cpu().numpy()
         best[name] = (activations.derivative_peak(act, grid)[1] ** n).numpy()
     frame.ran_on(frame.t("chain_what"), device)
-    st.plotly_chart(figures.chain(n.numpy(), typical, best, title=frame.t("chain_title"),
-                                  x_title=frame.t("depth"), y_title=frame.t("chain_y"),
-                                  typical_label=frame.t("typical"), best_label=frame.t("best")),
-                    key="chart_chain")
+    st.plotly_chart(
+        figures.chain(
+            n.numpy(),
+            typical,
+            best,
+            title=frame.t("chain_title"),
+            x_title=frame.t("depth"),
+            y_title=frame.t("chain_y"),
+            typical_label=frame.t("typical"),
+            best_label=frame.t("best"),
+        ),
+        key="chart_chain",
+    )
     columns = st.columns(min(len(acts), 4))
     for i, name in enumerate(acts):
-        columns[i % len(columns)].metric(frame.t("factor_at", n=depth, name=name),
-                                         f"{typical[name][-1]:.2e}")
+        columns[i % len(columns)].metric(
+            frame.t("factor_at", n=depth, name=name), f"{typical[name][-1]:.2e}"
+        )
     st.caption(frame.t("chain_caption"))
     frame.show_code(activations.chain_products, activations.derivative_peak)
 
@@ -130,38 +164,54 @@ def dead(frame: Frame) -> None:
     st.markdown(frame.t("dead_claim"))
     columns = st.columns(4)
     with columns[0]:
-        lr = frame.select_slider("lr", frame.t("lr"), LEARNING_RATES, 1.0)
+        lr = frame.select_slider("lr", frame.t("lr"), LEARNING_RATES, 0.7)
     with columns[1]:
-        hidden = frame.slider("hidden", frame.t("hidden"), 2, 64, 16)
+        hidden = frame.slider("hidden", frame.t("hidden"), 2, 64, 32)
     with columns[2]:
         offset = frame.slider("offset", frame.t("offset"), 0.0, 50.0, 10.0, step=1.0)
     with columns[3]:
-        seed = frame.number("dead_seed", frame.t("seed"), 0, 9999, 0)
+        seed = frame.number("dead_seed", frame.t("seed"), 0, 9999, 1)
     device = frame.device(200 * hidden)
-    result = mlp.dead_relu_experiment(n_points=200, hidden=hidden, lr=lr, target_offset=offset,
-                                      seed=seed, device=device)
+    result = mlp.dead_relu_experiment(
+        n_points=200, hidden=hidden, lr=lr, target_offset=offset, seed=seed, device=device
+    )
     frame.ran_on(frame.t("dead_what"), device)
     dead_before, dead_after = int(result.dead_before.sum()), int(result.dead_after.sum())
     metrics = st.columns(4)
     metrics[0].metric(frame.t("dead_before"), f"{dead_before} / {hidden}")
-    metrics[1].metric(frame.t("dead_after"), f"{dead_after} / {hidden}", delta=dead_after - dead_before,
-                      delta_color="inverse")
+    metrics[1].metric(
+        frame.t("dead_after"),
+        f"{dead_after} / {hidden}",
+        delta=dead_after - dead_before,
+        delta_color="inverse",
+    )
     metrics[2].metric(frame.t("loss_before"), f"{result.loss_before:.3g}")
     metrics[3].metric(frame.t("loss_after"), f"{result.loss_after:.3g}")
     if not np.isfinite(result.loss_after):
         st.warning(frame.t("diverged"))
-    st.plotly_chart(figures.unit_ranges(
-        result.preact_before.cpu().numpy(), result.preact_after.cpu().numpy(),
-        result.dead_after.cpu().numpy(), title=frame.t("dead_title"), x_title=frame.t("unit"),
-        y_title=frame.t("preact"), before_label=frame.t("before"), alive_label=frame.t("alive"),
-        dead_label=frame.t("dead")), key="chart_dead")
+    st.plotly_chart(
+        figures.unit_ranges(
+            result.preact_before.cpu().numpy(),
+            result.preact_after.cpu().numpy(),
+            result.dead_after.cpu().numpy(),
+            title=frame.t("dead_title"),
+            x_title=frame.t("unit"),
+            y_title=frame.t("preact"),
+            before_label=frame.t("before"),
+            alive_label=frame.t("alive"),
+            dead_label=frame.t("dead"),
+        ),
+        key="chart_dead",
+    )
     st.caption(frame.t("dead_caption"))
     frame.check(frame.t("dead_check"), result.max_grad_diff, 1e-5)
     frame.show_code(mlp.dead_relu_experiment, mlp.dead_units, mlp.MLP)
 
 
 def parse_logits(frame: Frame) -> list[float]:
-    text = frame.text_input("logits", frame.t("logits"), DEFAULT_LOGITS, help=frame.t("logits_help"))
+    text = frame.text_input(
+        "logits", frame.t("logits"), DEFAULT_LOGITS, help=frame.t("logits_help")
+    )
     try:
         return parse_numbers(text, min_count=2, max_count=12, max_abs=1e6)
     except InputError as error:
@@ -183,13 +233,25 @@ def softmax(frame: Frame) -> None:
     stable = activations.softmax(z, temperature=temperature)
     naive = activations.softmax(z, temperature=temperature, stable=False)
     frame.ran_on(frame.t("softmax_what"), device)
-    frame.check(frame.t("softmax_check"),
-                reference.max_abs_diff(stable, reference.softmax(z, temperature=temperature)), 1e-6)
+    frame.check(
+        frame.t("softmax_check"),
+        reference.max_abs_diff(stable, reference.softmax(z, temperature=temperature)),
+        1e-6,
+    )
     labels = [f"z{i + 1} = {v:.4g}" for i, v in enumerate(z.tolist())]
-    st.plotly_chart(figures.probabilities(
-        labels, stable.cpu().numpy(), naive.cpu().numpy(), title=frame.t("softmax_title"),
-        y_title=frame.t("probability"), stable_label=frame.t("stable"), naive_label=frame.t("naive"),
-        nan_label="NaN"), key="chart_softmax")
+    st.plotly_chart(
+        figures.probabilities(
+            labels,
+            stable.cpu().numpy(),
+            naive.cpu().numpy(),
+            title=frame.t("softmax_title"),
+            y_title=frame.t("probability"),
+            stable_label=frame.t("stable"),
+            naive_label=frame.t("naive"),
+            nan_label="NaN",
+        ),
+        key="chart_softmax",
+    )
     if not torch.isfinite(naive).all():
         st.warning(frame.t("naive_overflow", top=float(z.max()) / temperature))
     st.caption(frame.t("softmax_caption"))
@@ -198,8 +260,9 @@ def softmax(frame: Frame) -> None:
 
 def main() -> None:
     frame = Frame("activations")
-    view = frame.segmented("view", frame.t("view"), VIEWS, "shapes",
-                           format_func=lambda v: frame.t(f"view_{v}"))
+    view = frame.segmented(
+        "view", frame.t("view"), VIEWS, "shapes", format_func=lambda v: frame.t(f"view_{v}")
+    )
     {"shapes": shapes, "chain": chain, "dead": dead, "softmax": softmax}[view](frame)
     frame.finish()
 

@@ -14,8 +14,12 @@ def main() -> None:
     st.markdown(frame.t("how"))
     st.subheader(frame.t("pages_title"))
     nav = texts("nav", frame.lang)
-    st.page_link("pages/activations.py", label=nav["activations"], icon=":material/function:",
-                 query_params={"lang": frame.lang} if frame.lang != "en" else None)
+    st.page_link(
+        "pages/activations.py",
+        label=nav["activations"],
+        icon=":material/function:",
+        query_params={"lang": frame.lang} if frame.lang != "en" else None,
+    )
     st.caption(frame.t("activations_blurb"))
     st.subheader(frame.t("server_title"))
     devices = ", ".join(dldevice.describe(torch.device(d)) for d in dldevice.available())

@@ -19,8 +19,14 @@ from ui import i18n, server_tuning
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 # Choice widgets that put the label their format_func shows, not the option, into the URL.
-LABELLED_IN_URL = (st.selectbox, st.segmented_control, st.multiselect, st.pills, st.radio,
-                   st.select_slider)
+LABELLED_IN_URL = (
+    st.selectbox,
+    st.segmented_control,
+    st.multiselect,
+    st.pills,
+    st.radio,
+    st.select_slider,
+)
 
 
 @st.cache_resource
@@ -61,7 +67,7 @@ def url_value(value: Any) -> str | list[str]:
 
 
 class Frame:
-    """The common frame of a page; bound widgets are created through it so it can share and reset."""
+    """A page's common frame; bound widgets are made through it so it can share and reset them."""
 
     def __init__(self, page: str) -> None:
         _tune_once()
@@ -73,17 +79,28 @@ class Frame:
         self._ran_on: dict[str, torch.device] = {}
         with st.sidebar:
             self.lang = self.segmented(
-                "lang", "Language / 语言", list(i18n.LANGUAGES), i18n.DEFAULT_LANGUAGE,
+                "lang",
+                "Language / 语言",
+                list(i18n.LANGUAGES),
+                i18n.DEFAULT_LANGUAGE,
                 format_func=i18n.LANGUAGES.__getitem__,
             )
             self.text = i18n.texts(page, self.lang)
             self.device_choice = self.select(
-                "device", self.text["frame_device"], ["auto", *dldevice.available()], "auto",
-                format_func=self._device_label, help=self.text["frame_device_help"],
+                "device",
+                self.text["frame_device"],
+                ["auto", *dldevice.available()],
+                "auto",
+                format_func=self._device_label,
+                help=self.text["frame_device_help"],
             )
             self._share_slot = st.container()
-            st.button(self.text["frame_reset"], on_click=self._reset, key="frame_reset",
-                      icon=":material/restart_alt:")
+            st.button(
+                self.text["frame_reset"],
+                on_click=self._reset,
+                key="frame_reset",
+                icon=":material/restart_alt:",
+            )
         st.title(self.text["title"])
         st.markdown(self.text["intro"])
 
@@ -99,39 +116,87 @@ class Frame:
             self._url_labels[key] = kwargs.get("format_func", str)
         return widget(key=key, bind="query-params", **kwargs)
 
-    def slider(self, key: str, label: str, min_value: Any, max_value: Any, value: Any,
-               step: Any = None, **kwargs: Any) -> Any:
-        return self._bound(st.slider, key, value, label=label, min_value=min_value,
-                           max_value=max_value, value=value, step=step, **kwargs)
+    def slider(
+        self,
+        key: str,
+        label: str,
+        min_value: Any,
+        max_value: Any,
+        value: Any,
+        step: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        return self._bound(
+            st.slider,
+            key,
+            value,
+            label=label,
+            min_value=min_value,
+            max_value=max_value,
+            value=value,
+            step=step,
+            **kwargs,
+        )
 
-    def select_slider(self, key: str, label: str, options: Sequence[Any], value: Any,
-                      **kwargs: Any) -> Any:
-        return self._bound(st.select_slider, key, value, label=label, options=options,
-                           value=value, **kwargs)
+    def select_slider(
+        self, key: str, label: str, options: Sequence[Any], value: Any, **kwargs: Any
+    ) -> Any:
+        return self._bound(
+            st.select_slider, key, value, label=label, options=options, value=value, **kwargs
+        )
 
-    def select(self, key: str, label: str, options: Sequence[Any], value: Any,
-               **kwargs: Any) -> Any:
-        return self._bound(st.selectbox, key, value, label=label, options=options,
-                           index=list(options).index(value), **kwargs)
+    def select(
+        self, key: str, label: str, options: Sequence[Any], value: Any, **kwargs: Any
+    ) -> Any:
+        return self._bound(
+            st.selectbox,
+            key,
+            value,
+            label=label,
+            options=options,
+            index=list(options).index(value),
+            **kwargs,
+        )
 
-    def multiselect(self, key: str, label: str, options: Sequence[Any], value: list[Any],
-                    **kwargs: Any) -> list[Any]:
-        return self._bound(st.multiselect, key, value, label=label, options=options,
-                           default=value, **kwargs)
+    def multiselect(
+        self, key: str, label: str, options: Sequence[Any], value: list[Any], **kwargs: Any
+    ) -> list[Any]:
+        return self._bound(
+            st.multiselect, key, value, label=label, options=options, default=value, **kwargs
+        )
 
-    def segmented(self, key: str, label: str, options: Sequence[Any], value: Any,
-                  **kwargs: Any) -> Any:
+    def segmented(
+        self, key: str, label: str, options: Sequence[Any], value: Any, **kwargs: Any
+    ) -> Any:
         # required=True: a segmented control otherwise lets a second click deselect everything
-        return self._bound(st.segmented_control, key, value, label=label, options=options,
-                           default=value, required=True, **kwargs)
+        return self._bound(
+            st.segmented_control,
+            key,
+            value,
+            label=label,
+            options=options,
+            default=value,
+            required=True,
+            **kwargs,
+        )
 
     def toggle(self, key: str, label: str, value: bool, **kwargs: Any) -> bool:
         return self._bound(st.toggle, key, value, label=label, value=value, **kwargs)
 
-    def number(self, key: str, label: str, min_value: int, max_value: int, value: int,
-               **kwargs: Any) -> int:
-        return self._bound(st.number_input, key, value, label=label, min_value=min_value,
-                           max_value=max_value, value=value, step=1, **kwargs)
+    def number(
+        self, key: str, label: str, min_value: int, max_value: int, value: int, **kwargs: Any
+    ) -> int:
+        return self._bound(
+            st.number_input,
+            key,
+            value,
+            label=label,
+            min_value=min_value,
+            max_value=max_value,
+            value=value,
+            step=1,
+            **kwargs,
+        )
 
     def text_input(self, key: str, label: str, value: str, **kwargs: Any) -> str:
         return self._bound(st.text_input, key, value, label=label, value=value, **kwargs)
@@ -162,7 +227,7 @@ class Frame:
                 self._code.append(obj)
 
     def finish(self) -> None:
-        """Draw what the page reported: where it ran, the PyTorch checks, the code, the share link."""
+        """Draw what the page reported: devices, PyTorch checks, the code, the share link."""
         st.divider()
         self._draw_devices()
         self._draw_checks()
@@ -174,8 +239,13 @@ class Frame:
         if not self._ran_on:
             return
         parts = [f"{what}: **{dldevice.describe(dev)}**" for what, dev in self._ran_on.items()]
-        st.caption(self.t("frame_ran_on", choice=self._device_label(self.device_choice),
-                          parts=" · ".join(parts)))
+        st.caption(
+            self.t(
+                "frame_ran_on",
+                choice=self._device_label(self.device_choice),
+                parts=" · ".join(parts),
+            )
+        )
 
     def _draw_checks(self) -> None:
         if not self._checks:
@@ -232,7 +302,7 @@ def _url_param(value: Any, label: Callable[[Any], str] | None) -> str | list[str
 
 
 def _network_link(link: str) -> str | None:
-    """`link` as learners on the same network reach it, or None if this server only listens locally."""
+    """`link` as learners on the network reach it; None if this server only listens locally."""
     parts = urlsplit(link)
     if parts.hostname not in LOOPBACK_HOSTS:
         return link

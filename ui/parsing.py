@@ -19,7 +19,7 @@ class InputError(ValueError):
 
 
 def parse_numbers(text: str, min_count: int, max_count: int, max_abs: float) -> list[float]:
-    """The finite numbers in `text`, between `min_count` and `max_count` of them, each |v| <= max_abs."""
+    """The `min_count` to `max_count` finite numbers in `text`, each with |v| <= max_abs."""
     tokens = [t for t in _SEPARATORS.split(text.strip()) if t]
     if not min_count <= len(tokens) <= max_count:
         raise InputError("err_count", count=len(tokens), lo=min_count, hi=max_count)

@@ -69,7 +69,7 @@ def test_chain_view_at_extremes(depth, spread):
 
 
 def test_dead_relu_big_step_kills_units_and_tiny_step_does_not():
-    big = open_page(PAGE, view="Dead ReLUs", lr="10", hidden="64")
+    big = open_page(PAGE, view="Dead ReLUs")
     before, after = (int(m.value.split("/")[0]) for m in big.metric[:2])
     assert after > before
     tiny = open_page(PAGE, view="Dead ReLUs", lr="0.001")
@@ -98,12 +98,15 @@ def test_softmax_temperature_extremes(temp):
     assert all_checks_pass(at)
 
 
-@pytest.mark.parametrize("text,message", [
-    ("1, banana", "is not a number"),
-    ("5", "Found 1 numbers"),
-    ("1e400, 2", "not a finite number"),
-    (", ".join(["1"] * 13), "Found 13 numbers"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("1, banana", "is not a number"),
+        ("5", "Found 1 numbers"),
+        ("1e400, 2", "not a finite number"),
+        (", ".join(["1"] * 13), "Found 13 numbers"),
+    ],
+)
 def test_bad_logits_get_a_specific_message_and_defaults(text, message):
     at = open_page(PAGE, view="Softmax")
     at.text_input(key="logits").input(text).run()
@@ -122,8 +125,15 @@ def test_url_restores_the_view():
 
 
 def test_tampered_url_falls_back_to_defaults():
-    at = open_page(PAGE, view="bogus", fn=["nope", "relu"], lang="xx", device="cuda:7",
-                   depth="999", x=["a", "b"])
+    at = open_page(
+        PAGE,
+        view="bogus",
+        fn=["nope", "relu"],
+        lang="xx",
+        device="cuda:7",
+        depth="999",
+        x=["a", "b"],
+    )
     assert at.segmented_control(key="view").value == "shapes"
     assert at.title[0].value == "Activation functions"
     assert at.selectbox(key="device").value == "auto"

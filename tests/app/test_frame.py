@@ -41,14 +41,14 @@ def test_share_link_reopens_every_changed_control():
 def test_share_link_reopens_a_non_default_view():
     at = open_page(PAGE)
     at.segmented_control(key="view").set_value("dead").run()
-    at.select_slider(key="lr").set_value(3.0).run()
+    at.select_slider(key="lr").set_value(2.0).run()
     at.slider(key="hidden").set_value(40).run()
     at.number_input(key="dead_seed").set_value(17).run()
     link = share_link(at)
     assert "view=Dead+ReLUs" in link
     again = reopen(link)
     assert again.segmented_control(key="view").value == "dead"
-    assert again.select_slider(key="lr").value == 3.0
+    assert again.select_slider(key="lr").value == 2.0
     assert again.slider(key="hidden").value == 40
     assert again.number_input(key="dead_seed").value == 17
     assert [m.value for m in again.metric] == [m.value for m in at.metric]
@@ -59,8 +59,10 @@ def test_share_offers_the_network_link_and_a_qr_code_for_the_class(monkeypatch):
 
     monkeypatch.setattr(net_util, "get_internal_ip", lambda: "10.1.2.3")
     at = open_page(PAGE, fn="relu")
-    assert [c.value for c in at.sidebar.code] == ["http://localhost:8501/activations?fn=relu",
-                                                  "http://10.1.2.3:8501/activations?fn=relu"]
+    assert [c.value for c in at.sidebar.code] == [
+        "http://localhost:8501/activations?fn=relu",
+        "http://10.1.2.3:8501/activations?fn=relu",
+    ]
     assert at.sidebar.get("image"), "the share panel shows a QR code"
 
 

@@ -11,9 +11,16 @@ X = np.linspace(-3, 3, 7)
 
 
 def test_curves_one_trace_per_function_plus_marked_peaks_and_shading():
-    fig = figures.curves(X, {"a": X**2, "b": -X}, title="t", x_title="x", y_title="y",
-                         shaded={"a": [(-3.0, -1.0), (1.0, 3.0)]}, peaks={"b": (0.0, 1.5)},
-                         peak_label="max {value:.2f}")
+    fig = figures.curves(
+        X,
+        {"a": X**2, "b": -X},
+        title="t",
+        x_title="x",
+        y_title="y",
+        shaded={"a": [(-3.0, -1.0), (1.0, 3.0)]},
+        peaks={"b": (0.0, 1.5)},
+        peak_label="max {value:.2f}",
+    )
     lines = [t for t in fig.data if t.mode == "lines"]
     assert [t.name for t in lines] == ["a", "b"]
     np.testing.assert_array_equal(lines[0].y, X**2)
@@ -25,8 +32,16 @@ def test_curves_one_trace_per_function_plus_marked_peaks_and_shading():
 
 def test_chain_uses_a_log_axis_and_leaves_zeros_as_gaps():
     depth = np.arange(1, 4)
-    fig = figures.chain(depth, {"relu": np.array([0.5, 0.0, 0.125])}, {"relu": np.ones(3)},
-                        title="t", x_title="n", y_title="p", typical_label="avg", best_label="max")
+    fig = figures.chain(
+        depth,
+        {"relu": np.array([0.5, 0.0, 0.125])},
+        {"relu": np.ones(3)},
+        title="t",
+        x_title="n",
+        y_title="p",
+        typical_label="avg",
+        best_label="max",
+    )
     assert fig.layout.yaxis.type == "log"
     typical = fig.data[0]
     assert typical.name == "relu — avg"
@@ -37,8 +52,17 @@ def test_unit_ranges_colour_dead_units_apart():
     before = np.array([[1.0, -1.0, 0.5], [2.0, 1.0, -0.5]])  # (N=2, H=3)
     after = np.array([[1.0, -5.0, 0.5], [2.0, -4.0, -0.5]])
     dead = np.array([False, True, False])
-    fig = figures.unit_ranges(before, after, dead, title="t", x_title="u", y_title="z",
-                              before_label="b", alive_label="alive", dead_label="dead")
+    fig = figures.unit_ranges(
+        before,
+        after,
+        dead,
+        title="t",
+        x_title="u",
+        y_title="z",
+        before_label="b",
+        alive_label="alive",
+        dead_label="dead",
+    )
     by_name = {t.name: t for t in fig.data}
     assert set(by_name) == {"b", "alive", "dead"}
     dead_bar = by_name["dead"]
@@ -47,9 +71,16 @@ def test_unit_ranges_colour_dead_units_apart():
 
 
 def test_probabilities_mark_nan_bars():
-    fig = figures.probabilities(["z1", "z2"], np.array([0.25, 0.75]), np.array([np.nan, np.nan]),
-                                title="t", y_title="p", stable_label="s", naive_label="n",
-                                nan_label="NaN")
+    fig = figures.probabilities(
+        ["z1", "z2"],
+        np.array([0.25, 0.75]),
+        np.array([np.nan, np.nan]),
+        title="t",
+        y_title="p",
+        stable_label="s",
+        naive_label="n",
+        nan_label="NaN",
+    )
     stable, naive = fig.data
     assert stable.text == ("0.250", "0.750")
     assert naive.text == ("NaN", "NaN") and list(naive.y) == [0.0, 0.0]

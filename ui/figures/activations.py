@@ -24,19 +24,33 @@ def curves(
     """One line per function over `x`; optional shaded intervals and marked maxima per function."""
     fig = go.Figure()
     for i, (name, y) in enumerate(ys.items()):
-        fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines",
-                                 line={"color": color(i), "width": 3}))
+        fig.add_trace(
+            go.Scatter(x=x, y=y, name=name, mode="lines", line={"color": color(i), "width": 3})
+        )
         for lo, hi in (shaded or {}).get(name, []):
-            fig.add_vrect(x0=lo, x1=hi, fillcolor=color(i), opacity=0.10, line_width=0, layer="below")
+            fig.add_vrect(
+                x0=lo, x1=hi, fillcolor=color(i), opacity=0.10, line_width=0, layer="below"
+            )
         if peaks and name in peaks:
             px, py = peaks[name]
-            fig.add_trace(go.Scatter(
-                x=[px], y=[py], mode="markers+text", showlegend=False, name=name,
-                marker={"color": color(i), "size": 12, "symbol": "diamond",
-                        "line": {"color": "white", "width": 1}},
-                text=[peak_label.format(value=py)], textposition="top center",
-                textfont={"color": color(i)},
-            ))
+            fig.add_trace(
+                go.Scatter(
+                    x=[px],
+                    y=[py],
+                    mode="markers+text",
+                    showlegend=False,
+                    name=name,
+                    marker={
+                        "color": color(i),
+                        "size": 12,
+                        "symbol": "diamond",
+                        "line": {"color": "white", "width": 1},
+                    },
+                    text=[peak_label.format(value=py)],
+                    textposition="top center",
+                    textfont={"color": color(i)},
+                )
+            )
     fig.add_hline(y=0, line={"color": GREY, "width": 1})
     return base_layout(fig, title, x_title, y_title)
 
@@ -55,12 +69,25 @@ def chain(
     """Product of n derivatives against n on a log axis: typical (solid) and best case (dashed)."""
     fig = go.Figure()
     for i, name in enumerate(typical):
-        fig.add_trace(go.Scatter(x=depth, y=_positive(typical[name]), mode="lines+markers",
-                                 name=f"{name} — {typical_label}", line={"color": color(i), "width": 3},
-                                 marker={"size": 5}))
-        fig.add_trace(go.Scatter(x=depth, y=_positive(best[name]), mode="lines",
-                                 name=f"{name} — {best_label}",
-                                 line={"color": color(i), "width": 2, "dash": "dash"}))
+        fig.add_trace(
+            go.Scatter(
+                x=depth,
+                y=_positive(typical[name]),
+                mode="lines+markers",
+                name=f"{name} — {typical_label}",
+                line={"color": color(i), "width": 3},
+                marker={"size": 5},
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=depth,
+                y=_positive(best[name]),
+                mode="lines",
+                name=f"{name} — {best_label}",
+                line={"color": color(i), "width": 2, "dash": "dash"},
+            )
+        )
     fig.add_hline(y=1, line={"color": GREY, "width": 1})
     fig = base_layout(fig, title, x_title, y_title)
     fig.update_yaxes(type="log", exponentformat="power")
@@ -88,7 +115,10 @@ def unit_ranges(
     units = np.arange(before.shape[1])
     fig = go.Figure()
     fig.add_trace(_range_bars(units - 0.2, before, GREY, before_label))
-    for mask, hue, label in ((~dead_after, color(0), alive_label), (dead_after, color(3), dead_label)):
+    for mask, hue, label in (
+        (~dead_after, color(0), alive_label),
+        (dead_after, color(3), dead_label),
+    ):
         if mask.any():
             fig.add_trace(_range_bars(units[mask] + 0.2, after[:, mask], hue, label))
     fig.add_hline(y=0, line={"color": "black", "width": 1.5})
@@ -100,10 +130,17 @@ def unit_ranges(
 
 def _range_bars(x: np.ndarray, z: np.ndarray, hue: str, name: str) -> go.Bar:
     lo, hi = z.min(axis=0), z.max(axis=0)
-    return go.Bar(x=x, y=hi - lo, base=lo, name=name, width=0.38, marker={"color": hue},
-                  customdata=np.stack([lo, hi], axis=1),
-                  hovertemplate="unit %{x:.0f}<br>min %{customdata[0]:.3g}<br>"
-                                "max %{customdata[1]:.3g}<extra></extra>")
+    return go.Bar(
+        x=x,
+        y=hi - lo,
+        base=lo,
+        name=name,
+        width=0.38,
+        marker={"color": hue},
+        customdata=np.stack([lo, hi], axis=1),
+        hovertemplate="unit %{x:.0f}<br>min %{customdata[0]:.3g}<br>"
+        "max %{customdata[1]:.3g}<extra></extra>",
+    )
 
 
 def probabilities(
@@ -119,13 +156,27 @@ def probabilities(
 ) -> go.Figure:
     """Softmax probabilities as bars: the stable form next to the naive one (NaN marked)."""
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=labels, y=stable, name=stable_label, marker={"color": color(0)},
-                         text=[f"{p:.3f}" for p in stable], textposition="outside"))
+    fig.add_trace(
+        go.Bar(
+            x=labels,
+            y=stable,
+            name=stable_label,
+            marker={"color": color(0)},
+            text=[f"{p:.3f}" for p in stable],
+            textposition="outside",
+        )
+    )
     finite = np.isfinite(naive)
-    fig.add_trace(go.Bar(x=labels, y=np.where(finite, naive, 0.0), name=naive_label,
-                         marker={"color": color(1)},
-                         text=[f"{p:.3f}" if ok else nan_label for p, ok in zip(naive, finite, strict=True)],
-                         textposition="outside"))
+    fig.add_trace(
+        go.Bar(
+            x=labels,
+            y=np.where(finite, naive, 0.0),
+            name=naive_label,
+            marker={"color": color(1)},
+            text=[f"{p:.3f}" if ok else nan_label for p, ok in zip(naive, finite, strict=True)],
+            textposition="outside",
+        )
+    )
     fig = base_layout(fig, title, "", y_title)
     fig.update_layout(barmode="group")
     fig.update_yaxes(range=[0, 1.15])

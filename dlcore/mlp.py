@@ -1,0 +1,255 @@
+r"""A multilayer perceptron with a hand-written backward pass, and the dead-ReLU experiment.
+
+Parameters are plain tensors, a list of $(W, b)$ per layer with $W$ shaped (in, out), so a
+layer is $XW + b$. Hidden layers apply the activation; the last layer does not (its output is
+regression values or logits).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from dlcore import reference
+from dlcore.activations import Activation, get
+
+RELU_FAMILY: tuple[str, ...] = ("relu", "leaky_relu", "prelu", "elu")
+
+Params = list[tuple[Tensor, Tensor]]
+
+
+def init_std(fan_in: int, fan_out: int, activation: str) -> float:
+    r"""He $\sqrt{2/n_{in}}$ for the ReLU family, else Xavier/Glorot $\sqrt{2/(n_{in}+n_{out})}$."""
+    if activation in RELU_FAMILY:
+        # ReLU zeroes about half its inputs, so the weights make up for the lost variance.
+        return math.sqrt(2.0 / fan_in)
+    return math.sqrt(2.0 / (fan_in + fan_out))
+
+
+def init_params(
+    layer_sizes: Sequence[int],
+    activation: str,
+    seed: int,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> Params:
+    r"""$W \sim \mathcal{N}(0, \sigma^2)$ with $\sigma$ from init_std, $b = 0$, for a given seed."""
+    # A local generator: concurrent sessions never race on the global seed. Drawing on the CPU
+    # and moving afterwards gives the same network for a seed on every device.
+    g = torch.Generator().manual_seed(seed)
+    params = []
+    for fan_in, fan_out in itertools.pairwise(layer_sizes):
+        std = init_std(fan_in, fan_out, activation)
+        W = torch.randn(fan_in, fan_out, generator=g, dtype=dtype) * std  # (in, out)
+        b = torch.zeros(fan_out, dtype=dtype)  # (out,)
+        params.append((W.to(device), b.to(device)))
+    return params
+
+
+class Trace(NamedTuple):
+    """What a forward pass leaves behind for the backward pass and for the pages."""
+
+    output: Tensor  # (N, out) of the last layer, no activation
+    inputs: list[Tensor]  # input of each layer: X, then each hidden output
+    preactivations: list[Tensor]  # z = hW + b of each hidden layer, (N, H_l)
+    hidden_outputs: list[Tensor]  # f(z) of each hidden layer, (N, H_l)
+
+
+def forward_pass(params: Params, act: Activation, X: Tensor) -> Trace:
+    r"""$h_0 = X$, $h_l = f(h_{l-1} W_l + b_l)$, and the output $h_{L-1} W_L + b_L$."""
+    inputs, preacts, hidden = [], [], []
+    h = X
+    for W, b in params[:-1]:
+        inputs.append(h)
+        z = h @ W + b  # (N, in) @ (in, H) -> (N, H)
+        h = act.forward(z)
+        preacts.append(z)
+        hidden.append(h)
+    W, b = params[-1]
+    inputs.append(h)
+    out = h @ W + b  # (N, H) @ (H, out) -> (N, out)
+    return Trace(out, inputs, preacts, hidden)
+
+
+def backward_pass(params: Params, act: Activation, trace: Trace, dY: Tensor) -> Params:
+    r"""Per-layer gradients $\nabla W_l = h_{l-1}^\top \delta_l$, $\nabla b_l = \sum_n \delta_l$."""
+    grads = []
+    delta = dY  # (N, out): dL/d(output of the current layer, before any activation)
+    for layer in range(len(params) - 1, -1, -1):
+        W, _ = params[layer]
+        h_in = trace.inputs[layer]
+        dW = h_in.T @ delta  # (in, N) @ (N, out) -> (in, out)
+        db = delta.sum(dim=0)  # (out,)
+        grads.append((dW, db))
+        if layer > 0:
+            dh = delta @ W.T  # (N, out) @ (out, in) -> (N, in)
+            # delta_{l-1} = (delta_l W_l^T) * f'(z_{l-1}): the chain rule through the activation
+            delta = dh * act.derivative(trace.preactivations[layer - 1])  # (N, in)
+    return grads[::-1]
+
+
+class MLP:
+    r"""Fully connected net $h_l = f(h_{l-1} W_l + b_l)$, output $h_{L-1} W_L + b_L$, by hand.
+
+    `activation` is a name from dlcore.activations (defaults) or an Activation from `get`.
+    Initialisation: $W \sim \mathcal{N}(0, \sigma^2)$ with He $\sigma = \sqrt{2/n_{in}}$ for the
+    ReLU family (relu, leaky_relu, prelu, elu) and Xavier/Glorot $\sigma = \sqrt{2/(n_{in} +
+    n_{out})}$ otherwise; biases zero. Weights come from a local torch.Generator seeded with
+    `seed`, drawn on the CPU and then moved, so a seed gives the same net on every device.
+    """
+
+    def __init__(
+        self,
+        layer_sizes: Sequence[int],
+        activation: str | Activation,
+        seed: int = 0,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        sizes = tuple(int(n) for n in layer_sizes)
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(f"layer_sizes needs at least two sizes, all >= 1; got {sizes}")
+        self.layer_sizes = sizes
+        self.activation = activation if isinstance(activation, Activation) else get(activation)
+        self.params: Params = init_params(sizes, self.activation.name, seed, device, dtype)
+        self._trace: Trace | None = None
+
+    @property
+    def preactivations(self) -> list[Tensor]:
+        """Pre-activations z of each hidden layer from the last forward, each (N, H_l)."""
+        return self._trace.preactivations if self._trace else []
+
+    @property
+    def hidden_outputs(self) -> list[Tensor]:
+        """Outputs f(z) of each hidden layer from the last forward, each (N, H_l)."""
+        return self._trace.hidden_outputs if self._trace else []
+
+    def forward(self, X: Tensor) -> Tensor:
+        """The output for inputs X (N, F) -> (N, out), caching what backward needs."""
+        self._trace = forward_pass(self.params, self.activation, X)
+        return self._trace.output
+
+    def __call__(self, X: Tensor) -> Tensor:
+        return self.forward(X)
+
+    def backward(self, dY: Tensor) -> Params:
+        r"""Hand-written $(\nabla W, \nabla b)$ per layer for $dY = \partial L/\partial y$."""
+        if self._trace is None:
+            raise RuntimeError("call forward before backward")
+        return backward_pass(self.params, self.activation, self._trace, dY)
+
+
+def dead_units(mlp: MLP, X: Tensor, layer: int = 0) -> Tensor:
+    r"""(H,) bool: hidden units of `layer` whose output $f(z)$ is exactly 0 for every row of X."""
+    n_hidden = len(mlp.layer_sizes) - 2
+    if not 0 <= layer < n_hidden:
+        raise ValueError(f"layer must be in [0, {n_hidden}), got {layer}")
+    # A separate pass so that counting does not overwrite the cache a pending backward needs.
+    h = forward_pass(mlp.params, mlp.activation, X).hidden_outputs[layer]  # (N, H)
+    return (h == 0).all(dim=0)
+
+
+# --- the dead-ReLU experiment --------------------------------------------------------------------
+
+# The data generator gets its own seed stream; seeded with `seed` itself its first draws would
+# repeat the first layer's weights (up to scale).
+_DATA_SEED_OFFSET = 0x5DEECE66D
+
+
+def mse(y_hat: Tensor, y: Tensor) -> Tensor:
+    r"""$L = \frac1N \sum_n (\hat y_n - y_n)^2$."""
+    return ((y_hat - y) ** 2).mean()
+
+
+def mse_gradient(y_hat: Tensor, y: Tensor) -> Tensor:
+    r"""$\partial L/\partial \hat y = \frac{2}{N}(\hat y - y)$, with $N$ the number of elements."""
+    return 2.0 * (y_hat - y) / y.numel()
+
+
+def sgd_step(params: Params, grads: Params, lr: float) -> Params:
+    r"""One plain SGD step $\theta \leftarrow \theta - \eta\,\nabla_\theta L$ for every W and b."""
+    return [(W - lr * dW, b - lr * db) for (W, b), (dW, db) in zip(params, grads, strict=True)]
+
+
+def dead_relu_data(
+    n_points: int,
+    target_offset: float,
+    seed: int,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[Tensor, Tensor]:
+    r"""$X \sim \mathcal{N}(0, I_2)$ with $N$ rows and $y = c + x_1 - x_2$, as ((N, 2), (N, 1))."""
+    g = torch.Generator().manual_seed(seed + _DATA_SEED_OFFSET)
+    X = torch.randn(n_points, 2, generator=g, dtype=dtype)  # (N, 2)
+    y = target_offset + X[:, :1] - X[:, 1:]  # (N, 1)
+    return X.to(device), y.to(device)
+
+
+@dataclass(frozen=True, eq=False)
+class DeadReluResult:
+    """Before/after one SGD step on a one-hidden-layer ReLU net (see dead_relu_experiment)."""
+
+    dead_before: Tensor  # (H,) bool: units whose output is 0 on every point before the step
+    dead_after: Tensor  # (H,) bool: the same after the step
+    loss_before: float
+    loss_after: float  # may be huge or inf after a reckless step: reported as is
+    preact_before: Tensor  # (N, H) hidden pre-activations before the step
+    preact_after: Tensor  # (N, H) after the step
+    grads: Params  # the hand-written (dW, db) per layer at the start
+    max_grad_diff: float  # max |hand-written - autograd| over all gradients
+
+    @property
+    def n_dead_before(self) -> int:
+        """How many hidden units are dead before the step."""
+        return int(self.dead_before.sum())
+
+    @property
+    def n_dead_after(self) -> int:
+        """How many hidden units are dead after the step."""
+        return int(self.dead_after.sum())
+
+
+def dead_relu_experiment(
+    n_points: int = 200,
+    hidden: int = 16,
+    lr: float = 1.0,
+    target_offset: float = 10.0,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+) -> DeadReluResult:
+    r"""Which ReLU units one SGD step of size lr on $\frac1N\sum(\hat y - y)^2$ kills.
+
+    With a large target offset every residual has the same sign, so each hidden unit's bias moves
+    the same way on every point; a large enough step pushes a unit's pre-activation below 0 on
+    all the data, its gradient becomes exactly 0, and no later step can revive it.
+    """
+    X, y = dead_relu_data(n_points, target_offset, seed, device)
+    mlp = MLP([2, hidden, 1], "relu", seed=seed, device=device)
+
+    y_hat = mlp.forward(X)  # (N, 1)
+    loss_before = float(mse(y_hat, y))
+    preact_before = mlp.preactivations[0]  # (N, H)
+    dead_before = dead_units(mlp, X)
+    dY = mse_gradient(y_hat, y)  # (N, 1)
+    grads = mlp.backward(dY)
+    oracle = reference.mlp_gradients(mlp.params, "relu", X, dY)
+    max_grad_diff = reference.max_abs_diff(grads, oracle)
+
+    mlp.params = sgd_step(mlp.params, grads, lr)
+    loss_after = float(mse(mlp.forward(X), y))
+    return DeadReluResult(
+        dead_before=dead_before,
+        dead_after=dead_units(mlp, X),
+        loss_before=loss_before,
+        loss_after=loss_after,
+        preact_before=preact_before,
+        preact_after=mlp.preactivations[0],
+        grads=grads,
+        max_grad_diff=max_grad_diff,
+    )
