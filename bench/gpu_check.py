@@ -1,0 +1,176 @@
+"""The GPU path, checked and timed: dlcore on CUDA against the CPU and against PyTorch built-ins.
+
+`python -m bench.gpu_check` prints one report (and writes it as JSON when given a path). It needs
+only torch, so it runs on a lent GPU machine without the app's other dependencies. On a machine
+without CUDA it says so and exits 0.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+
+import torch
+
+from dlcore import activations, device, mlp, reference
+
+SIZE = 4_000_000  # elements per activation check: big enough that "auto" picks the GPU
+
+
+def _full_precision() -> None:
+    # Hopper matmuls and cuDNN may use TF32 (~1e-3 off float32); the oracles need full precision.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+
+
+def _time(fn: Callable[[], object], sync: bool, repeats: int = 20) -> float:
+    """Median seconds of fn() over `repeats` runs after warm-up."""
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(repeats):
+        if sync:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if sync:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def activation_rows(cuda: torch.device) -> list[dict]:
+    g = torch.Generator().manual_seed(0)
+    rows = []
+    for name in activations.NAMES:
+        act = activations.get(name)
+        for dtype in (torch.float32, torch.float64):
+            x_cpu = torch.randn(SIZE, generator=g, dtype=dtype) * 30  # (SIZE,) incl. saturation
+            x = x_cpu.to(cuda)
+            f, df = act.forward(x), act.derivative(x)
+            rows.append(
+                {
+                    "op": name,
+                    "dtype": str(dtype).removeprefix("torch."),
+                    "cuda_vs_cpu_f": reference.max_abs_diff(f.cpu(), act.forward(x_cpu)),
+                    "cuda_vs_cpu_df": reference.max_abs_diff(df.cpu(), act.derivative(x_cpu)),
+                    "vs_torch_f": reference.max_abs_diff(f, reference.activation(name, x)),
+                    "vs_autograd_df": reference.max_abs_diff(
+                        df, reference.activation_derivative(name, x)
+                    ),
+                    "time_ratio_cuda": _time(
+                        lambda a=act, x=x: (a.forward(x), a.derivative(x)), True
+                    )
+                    / _time(
+                        lambda n=name, x=x: (
+                            reference.activation(n, x),
+                            reference.activation_derivative(n, x),
+                        ),
+                        True,
+                    ),
+                }
+            )
+    return rows
+
+
+def mlp_row(cuda: torch.device) -> dict:
+    """784-128-10, batch 128: hand-written backward on CUDA vs the CPU and vs autograd."""
+    g = torch.Generator().manual_seed(1)
+    X = torch.randn(128, 784, generator=g)  # (N, F)
+    dY = torch.randn(128, 10, generator=g)  # (N, C)
+    net_cpu = mlp.MLP([784, 128, 10], "relu", seed=3)
+    net_gpu = mlp.MLP([784, 128, 10], "relu", seed=3, device=cuda)
+    net_cpu.forward(X)
+    net_gpu.forward(X.to(cuda))
+    grads_cpu, grads_gpu = net_cpu.backward(dY), net_gpu.backward(dY.to(cuda))
+    oracle = reference.mlp_gradients(net_gpu.params, "relu", X.to(cuda), dY.to(cuda))
+
+    def step_gpu() -> None:
+        net_gpu.forward(X.to(cuda))
+        net_gpu.backward(dY.to(cuda))
+
+    def step_cpu() -> None:
+        net_cpu.forward(X)
+        net_cpu.backward(dY)
+
+    return {
+        "grads_cuda_vs_cpu": reference.max_abs_diff(
+            [[t.cpu() for t in p] for p in grads_gpu], grads_cpu
+        ),
+        "grads_cuda_vs_autograd": reference.max_abs_diff(grads_gpu, oracle),
+        "fwd_bwd_ms_cuda": 1e3 * _time(step_gpu, True),
+        "fwd_bwd_ms_cpu": 1e3 * _time(step_cpu, False),
+    }
+
+
+def training_row(cuda: torch.device, steps: int = 300) -> dict:
+    """A regression net trained with our backprop and plain SGD on both devices: same curve?"""
+    g = torch.Generator().manual_seed(2)
+    X = torch.rand(4096, 2, generator=g) * 6 - 3  # (N, 2)
+    y = torch.sin(X[:, :1]) * torch.cos(X[:, 1:])  # (N, 1)
+    curves, seconds = {}, {}
+    for dev in (torch.device("cpu"), cuda):
+        net = mlp.MLP([2, 64, 64, 1], "tanh", seed=5, device=dev, dtype=torch.float64)
+        Xd, yd = X.to(dev, torch.float64), y.to(dev, torch.float64)
+        losses = []
+        start = time.perf_counter()
+        for _ in range(steps):
+            y_hat = net.forward(Xd)
+            losses.append(mlp.mse(y_hat, yd))
+            net.params = mlp.sgd_step(net.params, net.backward(mlp.mse_gradient(y_hat, yd)), 0.1)
+        curves[dev.type] = torch.stack(losses).cpu()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        seconds[dev.type] = time.perf_counter() - start
+    return {
+        "steps": steps,
+        "loss_first": float(curves["cpu"][0]),
+        "loss_last": float(curves["cpu"][-1]),
+        "curve_cuda_vs_cpu": reference.max_abs_diff(curves["cuda"], curves["cpu"]),
+        "ms_per_step_cpu": 1e3 * seconds["cpu"] / steps,
+        "ms_per_step_cuda": 1e3 * seconds["cuda"] / steps,
+    }
+
+
+def report() -> dict:
+    if not torch.cuda.is_available():
+        return {"cuda": False}
+    _full_precision()
+    cuda = torch.device("cuda")
+    dead_cpu = mlp.dead_relu_experiment(hidden=32, lr=0.7, seed=1)
+    dead_gpu = mlp.dead_relu_experiment(hidden=32, lr=0.7, seed=1, device=cuda)
+    z = torch.tensor([2000.0, 1000.0, -5.0], device=cuda)
+    return {
+        "cuda": True,
+        "torch": torch.__version__,
+        "device": device.describe(cuda),
+        "auto_for_large_work": str(device.resolve("auto", SIZE)),
+        "auto_for_small_work": str(device.resolve("auto", 2001)),
+        "activations": activation_rows(cuda),
+        "mlp_784_128_10": mlp_row(cuda),
+        "training": training_row(cuda),
+        "dead_relu_cpu_vs_cuda": [dead_cpu.n_dead_after, dead_gpu.n_dead_after],
+        "dead_relu_grad_diff_cuda": dead_gpu.max_grad_diff,
+        "softmax_stable_vs_torch_cuda": reference.max_abs_diff(
+            activations.softmax(z), reference.softmax(z)
+        ),
+        "softmax_naive_finite_cuda": bool(
+            torch.isfinite(activations.softmax(z, stable=False)).all()
+        ),
+    }
+
+
+def main() -> None:
+    result = report()
+    text = json.dumps(result, indent=1)
+    print(text)
+    if len(sys.argv) > 1:
+        with open(sys.argv[1], "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
