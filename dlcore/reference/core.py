@@ -1,4 +1,4 @@
-r"""PyTorch built-in twins of dlcore's ops: the oracles for the tests, the pages and the bench.
+r"""Twins of the activations, softmax and the MLP, and the comparison helper.
 
 Everything here uses torch.nn.functional and autograd on purpose; the lesson code never does.
 """

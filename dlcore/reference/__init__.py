@@ -1,0 +1,24 @@
+"""PyTorch built-in twins of dlcore's ops (torch.nn.functional, torch.nn, torch.optim, autograd).
+
+The oracles for the tests, the pages' "checked against PyTorch" line and the bench; the lesson
+code never uses them. One module per dlcore concept; the activation and MLP twins and the
+comparison helper are re-exported here.
+"""
+
+from dlcore.reference.core import (
+    activation,
+    activation_derivative,
+    max_abs_diff,
+    mlp_forward,
+    mlp_gradients,
+    softmax,
+)
+
+__all__ = [
+    "activation",
+    "activation_derivative",
+    "max_abs_diff",
+    "mlp_forward",
+    "mlp_gradients",
+    "softmax",
+]
