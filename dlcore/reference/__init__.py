@@ -5,6 +5,7 @@ code never uses them. One module per dlcore concept; the activation and MLP twin
 comparison helper are re-exported here.
 """
 
+from dlcore.reference import losses, optim, surfaces
 from dlcore.reference.core import (
     activation,
     activation_derivative,
@@ -16,6 +17,9 @@ from dlcore.reference.core import (
 
 __all__ = [
     "activation",
+    "losses",
+    "optim",
+    "surfaces",
     "activation_derivative",
     "max_abs_diff",
     "mlp_forward",
