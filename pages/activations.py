@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import streamlit as st
 import torch
@@ -51,20 +53,25 @@ def choose_functions(frame: Frame) -> dict[str, activations.Activation]:
     return chosen
 
 
-def check_against_torch(
-    frame: Frame, act: activations.Activation, x: torch.Tensor, fx: torch.Tensor, dfx: torch.Tensor
-) -> None:
-    params = act.params
-    frame.check(
-        f"{act.name}(x)",
-        reference.max_abs_diff(fx, reference.activation(act.name, x, **params)),
-        1e-9,
-    )
-    frame.check(
-        f"{act.name}′(x) vs autograd",
-        reference.max_abs_diff(dfx, reference.activation_derivative(act.name, x, **params)),
-        1e-9,
-    )
+@st.cache_data(max_entries=1024, show_spinner=False)
+def curve(
+    name: str, params: tuple[tuple[str, object], ...], lo: float, hi: float, device: str
+) -> dict[str, Any]:
+    """f, f′ and their checks on the grid, cached: a slider move recomputes only its function."""
+    act = activations.get(name, **dict(params))
+    x = torch.linspace(lo, hi, GRID_POINTS, dtype=torch.float64, device=device)
+    fx, dfx = act.forward(x), act.derivative(x)
+    # A plain dict: st.cache_data pickles results, and a class defined in a page cannot be.
+    return {
+        "f": fx.cpu().numpy(),
+        "df": dfx.cpu().numpy(),
+        "saturated": activations.saturated_intervals(act, x),
+        "peak": activations.derivative_peak(act, x),
+        "diff_f": reference.max_abs_diff(fx, reference.activation(name, x, **act.params)),
+        "diff_df": reference.max_abs_diff(
+            dfx, reference.activation_derivative(name, x, **act.params)
+        ),
+    }
 
 
 def shapes(frame: Frame) -> None:
@@ -76,32 +83,37 @@ def shapes(frame: Frame) -> None:
         return
     hi = max(hi, lo + 0.5)
     device = frame.device(GRID_POINTS * len(acts))
-    x = torch.linspace(lo, hi, GRID_POINTS, dtype=torch.float64, device=device)
-    ys, dys, shaded, peaks = {}, {}, {}, {}
-    for name, act in acts.items():
-        fx, dfx = act.forward(x), act.derivative(x)
-        check_against_torch(frame, act, x, fx, dfx)
-        ys[name], dys[name] = fx.cpu().numpy(), dfx.cpu().numpy()
-        shaded[name] = activations.saturated_intervals(act, x)
-        peaks[name] = activations.derivative_peak(act, x)
+    curves = {
+        name: curve(name, tuple(act.params.items()), lo, hi, str(device))
+        for name, act in acts.items()
+    }
+    for name, c in curves.items():
+        frame.check(f"{name}(x)", c["diff_f"], 1e-9)
+        frame.check(f"{name}′(x) vs autograd", c["diff_df"], 1e-9)
     frame.ran_on(frame.t("shapes_what"), device)
-    grid = x.cpu().numpy()
+    grid = np.linspace(lo, hi, GRID_POINTS)
+    shaded = {name: c["saturated"] for name, c in curves.items()}
     left, right = st.columns(2)
     left.plotly_chart(
         figures.curves(
-            grid, ys, title=frame.t("f_title"), x_title="x", y_title="f(x)", shaded=shaded
+            grid,
+            {n: c["f"] for n, c in curves.items()},
+            title=frame.t("f_title"),
+            x_title="x",
+            y_title="f(x)",
+            shaded=shaded,
         ),
         key="chart_f",
     )
     right.plotly_chart(
         figures.curves(
             grid,
-            dys,
+            {n: c["df"] for n, c in curves.items()},
             title=frame.t("df_title"),
             x_title="x",
             y_title="f′(x)",
             shaded=shaded,
-            peaks=peaks,
+            peaks={n: c["peak"] for n, c in curves.items()},
             peak_label=frame.t("peak_label"),
         ),
         key="chart_df",

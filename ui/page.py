@@ -251,15 +251,17 @@ class Frame:
         if not self._checks:
             return
         st.subheader(self.text["frame_checked"])
-        st.dataframe(
-            {
-                self.text["frame_check_what"]: [c.label for c in self._checks],
-                self.text["frame_check_diff"]: [f"{c.diff:.2e}" for c in self._checks],
-                self.text["frame_check_tol"]: [f"{c.tolerance:.0e}" for c in self._checks],
-                self.text["frame_check_ok"]: ["✅" if c.ok else "❌" for c in self._checks],
-            },
-            hide_index=True,
-        )
+        # A markdown table: a dataframe element costs a pandas + Arrow round trip per rerun.
+        header = [
+            self.text[k]
+            for k in ("frame_check_what", "frame_check_diff", "frame_check_tol", "frame_check_ok")
+        ]
+        rows = [
+            [c.label, f"{c.diff:.2e}", f"{c.tolerance:.0e}", "✅" if c.ok else "❌"]
+            for c in self._checks
+        ]
+        lines = [header, ["---"] * len(header), *rows]
+        st.markdown("\n".join("| " + " | ".join(cells) + " |" for cells in lines))
 
     def _draw_code(self) -> None:
         if not self._code:

@@ -17,12 +17,12 @@ from dlcore.reference.core import (
 
 __all__ = [
     "activation",
-    "losses",
-    "optim",
-    "surfaces",
     "activation_derivative",
+    "losses",
     "max_abs_diff",
     "mlp_forward",
     "mlp_gradients",
+    "optim",
     "softmax",
+    "surfaces",
 ]

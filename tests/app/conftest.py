@@ -22,6 +22,9 @@ def open_page(page: str | None = None, **params: str | list[str]) -> AppTest:
     return at
 
 
-def check_rows(at: AppTest) -> list[dict]:
-    """The 'Checked against PyTorch' table as a list of rows."""
-    return at.dataframe[0].value.to_dict("records")
+def check_rows(at: AppTest) -> list[dict[str, str]]:
+    """The 'Checked against PyTorch' table (a markdown table) as a list of rows."""
+    table = next(m.value for m in at.markdown if m.value.startswith("| "))
+    lines = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()]
+    header, _rule, *rows = lines
+    return [dict(zip(header, row, strict=True)) for row in rows]

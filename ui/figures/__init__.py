@@ -1,6 +1,13 @@
-"""Pure figure builders: tensors/arrays in, Plotly figures out (no Streamlit here)."""
+"""Pure figure builders: tensors/arrays in, Plotly figures out (no Streamlit here).
+
+Each figure is built in one go from plain dicts: adding traces and shapes one by one, or
+applying a plotly template, re-validates the whole figure each time (tens of ms a chart).
+Streamlit's chart theme supplies the look; the layout here only sets what the lesson needs.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import plotly.graph_objects as go
 
@@ -13,16 +20,58 @@ def color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def base_layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
-    """Shared look: readable fonts for projectors, a legend on top, tight margins."""
-    fig.update_layout(
-        title={"text": title, "x": 0.0, "xanchor": "left"},
-        xaxis_title=x_title,
-        yaxis_title=y_title,
-        template="plotly_white",
-        font={"size": 15},
-        margin={"l": 60, "r": 20, "t": 60, "b": 50},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 1.0, "xanchor": "right"},
-        height=420,
+def hline(y: float, hue: str = GREY, width: float = 1.0) -> dict[str, Any]:
+    """A horizontal rule across the plot at height y, as a layout shape."""
+    return {
+        "type": "line",
+        "xref": "paper",
+        "x0": 0,
+        "x1": 1,
+        "yref": "y",
+        "y0": y,
+        "y1": y,
+        "line": {"color": hue, "width": width},
+        "layer": "below",
+    }
+
+
+def vband(x0: float, x1: float, hue: str, opacity: float = 0.10) -> dict[str, Any]:
+    """A shaded vertical band from x0 to x1 over the plot's full height, as a layout shape."""
+    return {
+        "type": "rect",
+        "xref": "x",
+        "x0": x0,
+        "x1": x1,
+        "yref": "paper",
+        "y0": 0,
+        "y1": 1,
+        "fillcolor": hue,
+        "opacity": opacity,
+        "line": {"width": 0},
+        "layer": "below",
+    }
+
+
+def figure(
+    traces: list[dict[str, Any]], title: str, x_title: str, y_title: str, **layout: Any
+) -> go.Figure:
+    """A figure with the shared look: fonts readable on a projector, legend on top."""
+    return go.Figure(
+        data=traces,
+        layout={
+            "title": {"text": title, "x": 0.0, "xanchor": "left"},
+            "xaxis": {"title": {"text": x_title}},
+            "yaxis": {"title": {"text": y_title}},
+            "font": {"size": 15},
+            "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
+            "legend": {
+                "orientation": "h",
+                "yanchor": "bottom",
+                "y": 1.02,
+                "x": 1.0,
+                "xanchor": "right",
+            },
+            "height": 420,
+            **layout,
+        },
     )
-    return fig

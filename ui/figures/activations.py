@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import plotly.graph_objects as go
 
-from ui.figures import GREY, base_layout, color
+from ui.figures import GREY, color, figure, hline, vband
 
 Interval = tuple[float, float]
 
@@ -22,37 +24,42 @@ def curves(
     peak_label: str = "max {value:.3g}",
 ) -> go.Figure:
     """One line per function over `x`; optional shaded intervals and marked maxima per function."""
-    fig = go.Figure()
+    traces: list[dict[str, Any]] = []
+    shapes = [hline(0)]
     for i, (name, y) in enumerate(ys.items()):
-        fig.add_trace(
-            go.Scatter(x=x, y=y, name=name, mode="lines", line={"color": color(i), "width": 3})
+        traces.append(
+            {
+                "type": "scatter",
+                "x": x,
+                "y": y,
+                "name": name,
+                "mode": "lines",
+                "line": {"color": color(i), "width": 3},
+            }
         )
-        for lo, hi in (shaded or {}).get(name, []):
-            fig.add_vrect(
-                x0=lo, x1=hi, fillcolor=color(i), opacity=0.10, line_width=0, layer="below"
-            )
+        shapes += [vband(lo, hi, color(i)) for lo, hi in (shaded or {}).get(name, [])]
         if peaks and name in peaks:
             px, py = peaks[name]
-            fig.add_trace(
-                go.Scatter(
-                    x=[px],
-                    y=[py],
-                    mode="markers+text",
-                    showlegend=False,
-                    name=name,
-                    marker={
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": [px],
+                    "y": [py],
+                    "mode": "markers+text",
+                    "name": name,
+                    "showlegend": False,
+                    "marker": {
                         "color": color(i),
                         "size": 12,
                         "symbol": "diamond",
                         "line": {"color": "white", "width": 1},
                     },
-                    text=[peak_label.format(value=py)],
-                    textposition="top center",
-                    textfont={"color": color(i)},
-                )
+                    "text": [peak_label.format(value=py)],
+                    "textposition": "top center",
+                    "textfont": {"color": color(i)},
+                }
             )
-    fig.add_hline(y=0, line={"color": GREY, "width": 1})
-    return base_layout(fig, title, x_title, y_title)
+    return figure(traces, title, x_title, y_title, shapes=shapes)
 
 
 def chain(
@@ -67,30 +74,31 @@ def chain(
     best_label: str,
 ) -> go.Figure:
     """Product of n derivatives against n on a log axis: typical (solid) and best case (dashed)."""
-    fig = go.Figure()
+    traces = []
     for i, name in enumerate(typical):
-        fig.add_trace(
-            go.Scatter(
-                x=depth,
-                y=_positive(typical[name]),
-                mode="lines+markers",
-                name=f"{name} — {typical_label}",
-                line={"color": color(i), "width": 3},
-                marker={"size": 5},
-            )
+        traces.append(
+            {
+                "type": "scatter",
+                "x": depth,
+                "y": _positive(typical[name]),
+                "mode": "lines+markers",
+                "name": f"{name} — {typical_label}",
+                "line": {"color": color(i), "width": 3},
+                "marker": {"size": 5},
+            }
         )
-        fig.add_trace(
-            go.Scatter(
-                x=depth,
-                y=_positive(best[name]),
-                mode="lines",
-                name=f"{name} — {best_label}",
-                line={"color": color(i), "width": 2, "dash": "dash"},
-            )
+        traces.append(
+            {
+                "type": "scatter",
+                "x": depth,
+                "y": _positive(best[name]),
+                "mode": "lines",
+                "name": f"{name} — {best_label}",
+                "line": {"color": color(i), "width": 2, "dash": "dash"},
+            }
         )
-    fig.add_hline(y=1, line={"color": GREY, "width": 1})
-    fig = base_layout(fig, title, x_title, y_title)
-    fig.update_yaxes(type="log", exponentformat="power")
+    fig = figure(traces, title, x_title, y_title, shapes=[hline(1)])
+    fig.layout.yaxis.update(type="log", exponentformat="power")
     return fig
 
 
@@ -113,34 +121,44 @@ def unit_ranges(
 ) -> go.Figure:
     """Each hidden unit's pre-activation range over the data (N, H), before and after the update."""
     units = np.arange(before.shape[1])
-    fig = go.Figure()
-    fig.add_trace(_range_bars(units - 0.2, before, GREY, before_label))
+    traces = [_range_bars(units - 0.2, before, GREY, before_label)]
     for mask, hue, label in (
         (~dead_after, color(0), alive_label),
         (dead_after, color(3), dead_label),
     ):
         if mask.any():
-            fig.add_trace(_range_bars(units[mask] + 0.2, after[:, mask], hue, label))
-    fig.add_hline(y=0, line={"color": "black", "width": 1.5})
-    fig = base_layout(fig, title, x_title, y_title)
-    fig.update_layout(barmode="overlay", bargap=0.5)
-    fig.update_xaxes(tickmode="array", tickvals=units, ticktext=[str(u) for u in units])
-    return fig
-
-
-def _range_bars(x: np.ndarray, z: np.ndarray, hue: str, name: str) -> go.Bar:
-    lo, hi = z.min(axis=0), z.max(axis=0)
-    return go.Bar(
-        x=x,
-        y=hi - lo,
-        base=lo,
-        name=name,
-        width=0.38,
-        marker={"color": hue},
-        customdata=np.stack([lo, hi], axis=1),
-        hovertemplate="unit %{x:.0f}<br>min %{customdata[0]:.3g}<br>"
-        "max %{customdata[1]:.3g}<extra></extra>",
+            traces.append(_range_bars(units[mask] + 0.2, after[:, mask], hue, label))
+    return figure(
+        traces,
+        title,
+        x_title,
+        y_title,
+        shapes=[hline(0, "black", 1.5)],
+        barmode="overlay",
+        bargap=0.5,
+        xaxis={
+            "title": {"text": x_title},
+            "tickmode": "array",
+            "tickvals": units,
+            "ticktext": [str(u) for u in units],
+        },
     )
+
+
+def _range_bars(x: np.ndarray, z: np.ndarray, hue: str, name: str) -> dict[str, Any]:
+    lo, hi = z.min(axis=0), z.max(axis=0)
+    return {
+        "type": "bar",
+        "x": x,
+        "y": hi - lo,
+        "base": lo,
+        "name": name,
+        "width": 0.38,
+        "marker": {"color": hue},
+        "customdata": np.stack([lo, hi], axis=1),
+        "hovertemplate": "unit %{x:.0f}<br>min %{customdata[0]:.3g}<br>"
+        "max %{customdata[1]:.3g}<extra></extra>",
+    }
 
 
 def probabilities(
@@ -155,29 +173,32 @@ def probabilities(
     nan_label: str,
 ) -> go.Figure:
     """Softmax probabilities as bars: the stable form next to the naive one (NaN marked)."""
-    fig = go.Figure()
-    fig.add_trace(
-        go.Bar(
-            x=labels,
-            y=stable,
-            name=stable_label,
-            marker={"color": color(0)},
-            text=[f"{p:.3f}" for p in stable],
-            textposition="outside",
-        )
-    )
     finite = np.isfinite(naive)
-    fig.add_trace(
-        go.Bar(
-            x=labels,
-            y=np.where(finite, naive, 0.0),
-            name=naive_label,
-            marker={"color": color(1)},
-            text=[f"{p:.3f}" if ok else nan_label for p, ok in zip(naive, finite, strict=True)],
-            textposition="outside",
-        )
+    traces = [
+        {
+            "type": "bar",
+            "x": labels,
+            "y": stable,
+            "name": stable_label,
+            "marker": {"color": color(0)},
+            "text": [f"{p:.3f}" for p in stable],
+            "textposition": "outside",
+        },
+        {
+            "type": "bar",
+            "x": labels,
+            "y": np.where(finite, naive, 0.0),
+            "name": naive_label,
+            "marker": {"color": color(1)},
+            "text": [f"{p:.3f}" if ok else nan_label for p, ok in zip(naive, finite, strict=True)],
+            "textposition": "outside",
+        },
+    ]
+    return figure(
+        traces,
+        title,
+        "",
+        y_title,
+        barmode="group",
+        yaxis={"title": {"text": y_title}, "range": [0, 1.15]},
     )
-    fig = base_layout(fig, title, "", y_title)
-    fig.update_layout(barmode="group")
-    fig.update_yaxes(range=[0, 1.15])
-    return fig
