@@ -95,8 +95,8 @@ def identity_derivative(x: Tensor) -> Tensor:
 
 def relu(x: Tensor) -> Tensor:
     r"""$\mathrm{relu}(x) = \max(0, x)$."""
-    # x < 0 (not x <= 0) lets NaN through, as torch does.
-    return torch.where(x < 0, torch.zeros_like(x), x)
+    # clamp lets NaN through, as torch does, in one pass over x.
+    return x.clamp(min=0.0)
 
 
 def relu_derivative(x: Tensor) -> Tensor:
