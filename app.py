@@ -4,6 +4,8 @@ import streamlit as st
 
 from ui.i18n import LANGUAGES, texts
 
+st.set_page_config(page_title="Deep learning, claim by claim", page_icon="🧠", layout="wide")
+
 # The language control lives on each page; the menu follows its last value (or the link's).
 lang = st.session_state.get("lang") or st.query_params.get("lang", "en")
 nav = texts("nav", lang if lang in LANGUAGES else "en")
@@ -11,13 +13,11 @@ nav = texts("nav", lang if lang in LANGUAGES else "en")
 st.navigation(
     {
         nav["foundations"]: [
-            st.Page(
-                "pages/overview.py", title=nav["overview"], icon=":material/home:", default=True
-            ),
+            st.Page("pages/overview.py", title=nav["overview"], icon="🏠", default=True),
             st.Page(
                 "pages/activations.py",
                 title=nav["activations"],
-                icon=":material/function:",
+                icon="📈",
                 url_path="activations",
             ),
         ],

@@ -102,6 +102,7 @@ def shapes(frame: Frame) -> None:
             x_title="x",
             y_title="f(x)",
             shaded=shaded,
+            shaded_label=frame.t("saturated"),
         ),
         key="chart_f",
     )
@@ -113,6 +114,7 @@ def shapes(frame: Frame) -> None:
             x_title="x",
             y_title="f′(x)",
             shaded=shaded,
+            shaded_label=frame.t("saturated"),
             peaks={n: c["peak"] for n, c in curves.items()},
             peak_label=frame.t("peak_label"),
         ),

@@ -17,7 +17,7 @@ def main() -> None:
     st.page_link(
         "pages/activations.py",
         label=nav["activations"],
-        icon=":material/function:",
+        icon="📈",
         query_params={"lang": frame.lang} if frame.lang != "en" else None,
     )
     st.caption(frame.t("activations_blurb"))

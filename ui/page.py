@@ -13,12 +13,13 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import segno
 import streamlit as st
 import torch
+from streamlit.runtime.pages_manager import PagesManager
 
 from dlcore import device as dldevice
 from ui import i18n, server_tuning
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
-# Choice widgets that put the label their format_func shows, not the option, into the URL.
+# Choice widgets that put the text of an option (its str, or what format_func shows) in the URL.
 LABELLED_IN_URL = (
     st.selectbox,
     st.segmented_control,
@@ -27,6 +28,8 @@ LABELLED_IN_URL = (
     st.radio,
     st.select_slider,
 )
+# Single-choice widgets the frame binds to the URL itself when their labels are translated.
+SINGLE_CHOICE = (st.selectbox, st.segmented_control, st.radio)
 
 
 @st.cache_resource
@@ -40,6 +43,18 @@ def _qr_png(link: str) -> bytes:
     buffer = io.BytesIO()
     segno.make(link, error="m").save(buffer, kind="png", scale=6, border=2)
     return buffer.getvalue()
+
+
+def _leave_pages_directory_mode() -> None:
+    """Make a first visit by a deep link go through app.py's navigation like every other.
+
+    With a pages/ folder, Streamlit starts each process in its old multipage mode and runs a
+    requested page on its own, with an automatic menu, until some run of app.py calls
+    st.navigation. A learner opening a shared link to a fresh server would get that run.
+    """
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False  # what st.navigation sets; app.py runs next
+        st.rerun()
 
 
 @dataclass(frozen=True)
@@ -71,9 +86,10 @@ class Frame:
 
     def __init__(self, page: str) -> None:
         _tune_once()
+        _leave_pages_directory_mode()
         self.page = page
         self._defaults: dict[str, Any] = {}
-        self._url_labels: dict[str, Callable[[Any], str]] = {}
+        self._as_text: set[str] = set()
         self._code: list[Callable[..., Any] | type] = []
         self._checks: list[Check] = []
         self._ran_on: dict[str, torch.device] = {}
@@ -84,6 +100,7 @@ class Frame:
                 list(i18n.LANGUAGES),
                 i18n.DEFAULT_LANGUAGE,
                 format_func=i18n.LANGUAGES.__getitem__,
+                persist_state="session",  # the language follows the learner from page to page
             )
             self.text = i18n.texts(page, self.lang)
             self.device_choice = self.select(
@@ -93,6 +110,7 @@ class Frame:
                 "auto",
                 format_func=self._device_label,
                 help=self.text["frame_device_help"],
+                persist_state="session",
             )
             self._share_slot = st.container()
             st.button(
@@ -112,9 +130,31 @@ class Frame:
     # -- bound controls: each records its default so reset and share links know it --------------
     def _bound(self, widget: Callable[..., Any], key: str, initial: Any, /, **kwargs: Any) -> Any:
         self._defaults[key] = initial
+        if widget in SINGLE_CHOICE and "format_func" in kwargs:
+            return self._bound_by_option(widget, key, initial, **kwargs)
         if widget in LABELLED_IN_URL:
-            self._url_labels[key] = kwargs.get("format_func", str)
+            self._as_text.add(key)
         return widget(key=key, bind="query-params", **kwargs)
+
+    def _bound_by_option(
+        self, widget: Callable[..., Any], key: str, initial: Any, **kwargs: Any
+    ) -> Any:
+        """A choice bound to the URL by its option, not its label.
+
+        bind="query-params" writes what format_func shows, and these labels are translated:
+        `view=Softmax` would become `view=导数连乘` in Chinese and stop matching once a label is
+        reworded. The option ("chain", "zh", "cuda") is stable, so it goes in the URL instead,
+        whitelisted against the options like Streamlit's own binding.
+        """
+        if key not in st.session_state:
+            by_text = {str(option): option for option in kwargs["options"]}
+            st.session_state[key] = by_text.get(st.query_params.get(key, ""), initial)
+        value = widget(key=key, **kwargs)
+        if value == initial:
+            st.query_params.pop(key, None)
+        else:
+            st.query_params[key] = str(value)
+        return value
 
     def slider(
         self,
@@ -279,7 +319,11 @@ class Frame:
         for key, default in self._defaults.items():
             value = st.session_state.get(key, default)
             if value != default:
-                params[key] = _url_param(value, self._url_labels.get(key))
+                params[key] = (
+                    ([str(v) for v in value] if isinstance(value, list) else str(value))
+                    if key in self._as_text
+                    else url_value(value)
+                )
         return base + ("?" + urlencode(params, doseq=True) if params else "")
 
     def _draw_share(self) -> None:
@@ -295,12 +339,6 @@ class Frame:
                 st.caption(self.text["frame_share_network"])
                 st.code(class_link, language=None, wrap_lines=True)
             st.image(_qr_png(class_link), caption=self.text["frame_share_qr"], width=220)
-
-
-def _url_param(value: Any, label: Callable[[Any], str] | None) -> str | list[str]:
-    if label is not None:
-        value = [label(v) for v in value] if isinstance(value, list) else label(value)
-    return url_value(value)
 
 
 def _network_link(link: str) -> str | None:

@@ -60,7 +60,7 @@ def test_equal_range_ends_still_draw():
 
 @pytest.mark.parametrize("depth,spread", [(1, 0.1), (50, 5.0), (20, 1.0)])
 def test_chain_view_at_extremes(depth, spread):
-    at = open_page(PAGE, view="Products of derivatives", depth=str(depth), spread=str(spread))
+    at = open_page(PAGE, view="chain", depth=str(depth), spread=str(spread))
     assert at.slider(key="depth").value == depth
     assert charts(at) == 1
     sigmoid_factor = float(at.metric[0].value)
@@ -69,22 +69,22 @@ def test_chain_view_at_extremes(depth, spread):
 
 
 def test_dead_relu_big_step_kills_units_and_tiny_step_does_not():
-    big = open_page(PAGE, view="Dead ReLUs")
+    big = open_page(PAGE, view="dead")
     before, after = (int(m.value.split("/")[0]) for m in big.metric[:2])
     assert after > before
-    tiny = open_page(PAGE, view="Dead ReLUs", lr="0.001")
+    tiny = open_page(PAGE, view="dead", lr="0.001")
     before, after = (int(m.value.split("/")[0]) for m in tiny.metric[:2])
     assert after == before
     assert all_checks_pass(big) and all_checks_pass(tiny)
 
 
 def test_dead_relu_extreme_controls_do_not_crash():
-    at = open_page(PAGE, view="Dead ReLUs", lr="10", hidden="2", offset="50", dead_seed="9999")
+    at = open_page(PAGE, view="dead", lr="10", hidden="2", offset="50", dead_seed="9999")
     assert charts(at) == 1
 
 
 def test_softmax_huge_logits_break_only_the_naive_form():
-    at = open_page(PAGE, view="Softmax")
+    at = open_page(PAGE, view="softmax")
     assert not at.warning
     at.select_slider(key="scale").set_value(1000).run()
     assert "overflowed" in at.warning[0].value
@@ -93,7 +93,7 @@ def test_softmax_huge_logits_break_only_the_naive_form():
 
 @pytest.mark.parametrize("temp", [0.05, 20.0])
 def test_softmax_temperature_extremes(temp):
-    at = open_page(PAGE, view="Softmax", temp=str(temp))
+    at = open_page(PAGE, view="softmax", temp=str(temp))
     assert at.select_slider(key="temp").value == temp
     assert all_checks_pass(at)
 
@@ -108,7 +108,7 @@ def test_softmax_temperature_extremes(temp):
     ],
 )
 def test_bad_logits_get_a_specific_message_and_defaults(text, message):
-    at = open_page(PAGE, view="Softmax")
+    at = open_page(PAGE, view="softmax")
     at.text_input(key="logits").input(text).run()
     assert not at.exception
     assert message in at.error[0].value
@@ -116,7 +116,7 @@ def test_bad_logits_get_a_specific_message_and_defaults(text, message):
 
 
 def test_url_restores_the_view():
-    at = open_page(PAGE, view="Softmax", temp="0.2", scale="100", logits="3; 1; -2", lang="中文")
+    at = open_page(PAGE, view="softmax", temp="0.2", scale="100", logits="3; 1; -2", lang="zh")
     assert at.segmented_control(key="view").value == "softmax"
     assert at.select_slider(key="temp").value == 0.2
     assert at.select_slider(key="scale").value == 100
@@ -141,7 +141,7 @@ def test_tampered_url_falls_back_to_defaults():
 
 
 def test_reset_restores_defaults():
-    at = open_page(PAGE, view="Products of derivatives", depth="7", spread="2.5")
+    at = open_page(PAGE, view="chain", depth="7", spread="2.5")
     at.button(key="frame_reset").click().run()
     assert at.segmented_control(key="view").value == "shapes"
     at.segmented_control(key="view").set_value("chain").run()
@@ -150,7 +150,7 @@ def test_reset_restores_defaults():
 
 
 def test_chinese_prose_everywhere():
-    at = open_page(PAGE, lang="中文")
+    at = open_page(PAGE, lang="zh")
     for view in ("shapes", "chain", "dead", "softmax"):
         at.segmented_control(key="view").set_value(view).run()
         assert not at.exception

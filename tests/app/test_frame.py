@@ -45,7 +45,7 @@ def test_share_link_reopens_a_non_default_view():
     at.slider(key="hidden").set_value(40).run()
     at.number_input(key="dead_seed").set_value(17).run()
     link = share_link(at)
-    assert "view=Dead+ReLUs" in link
+    assert "view=dead" in link
     again = reopen(link)
     assert again.segmented_control(key="view").value == "dead"
     assert again.select_slider(key="lr").value == 2.0

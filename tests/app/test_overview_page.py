@@ -12,7 +12,7 @@ def test_overview_is_the_default_page_and_links_to_activations():
 
 
 def test_overview_in_chinese():
-    at = open_page(lang="中文")
+    at = open_page(lang="zh")
     assert at.title[0].value == "深度学习，一条结论一个实验"
     assert at.get("page_link")[0].proto.label == "激活函数"
 

@@ -10,24 +10,37 @@ from ui.figures import activations as figures
 X = np.linspace(-3, 3, 7)
 
 
-def test_curves_one_trace_per_function_plus_marked_peaks_and_shading():
+def test_curves_one_line_per_function_with_bands_along_saturated_parts_and_peaks():
     fig = figures.curves(
         X,
         {"a": X**2, "b": -X},
         title="t",
         x_title="x",
         y_title="y",
-        shaded={"a": [(-3.0, -1.0), (1.0, 3.0)]},
+        shaded={"a": [(-3.0, -1.0), (2.0, 3.0)]},
+        shaded_label="sat",
         peaks={"b": (0.0, 1.5)},
         peak_label="max {value:.2f}",
     )
-    lines = [t for t in fig.data if t.mode == "lines"]
+    lines = [t for t in fig.data if t.mode == "lines" and t.line.width == 3]
     assert [t.name for t in lines] == ["a", "b"]
     np.testing.assert_array_equal(lines[0].y, X**2)
+    band = next(t for t in fig.data if t.name == "a" and t.line.width == 14)
+    # X = -3..3 step 1: inside [-3, -1] and [2, 3] the band follows the curve, elsewhere a gap
+    np.testing.assert_array_equal(np.isnan(band.y), [False, False, False, True, True, False, False])
+    np.testing.assert_array_equal(band.y[:3], (X**2)[:3])
+    assert band.showlegend is False
+    legend_band = next(t for t in fig.data if t.name == "sat")
+    assert legend_band.showlegend is True
     peak = next(t for t in fig.data if t.mode == "markers+text")
     assert peak.text == ("max 1.50",) and peak.marker.color == PALETTE[1]
-    rects = [s for s in fig.layout.shapes if s.type == "rect"]
-    assert [(r.x0, r.x1) for r in rects] == [(-3.0, -1.0), (1.0, 3.0)]
+
+
+def test_curves_without_saturation_add_no_legend_band():
+    fig = figures.curves(
+        X, {"id": X}, title="t", x_title="x", y_title="y", shaded={"id": []}, shaded_label="sat"
+    )
+    assert [t.name for t in fig.data] == ["id"]
 
 
 def test_chain_uses_a_log_axis_and_leaves_zeros_as_gaps():

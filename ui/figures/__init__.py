@@ -35,27 +35,10 @@ def hline(y: float, hue: str = GREY, width: float = 1.0) -> dict[str, Any]:
     }
 
 
-def vband(x0: float, x1: float, hue: str, opacity: float = 0.10) -> dict[str, Any]:
-    """A shaded vertical band from x0 to x1 over the plot's full height, as a layout shape."""
-    return {
-        "type": "rect",
-        "xref": "x",
-        "x0": x0,
-        "x1": x1,
-        "yref": "paper",
-        "y0": 0,
-        "y1": 1,
-        "fillcolor": hue,
-        "opacity": opacity,
-        "line": {"width": 0},
-        "layer": "below",
-    }
-
-
 def figure(
     traces: list[dict[str, Any]], title: str, x_title: str, y_title: str, **layout: Any
 ) -> go.Figure:
-    """A figure with the shared look: fonts readable on a projector, legend on top."""
+    """A figure with the shared look: fonts readable on a projector, legend below."""
     return go.Figure(
         data=traces,
         layout={
@@ -63,15 +46,16 @@ def figure(
             "xaxis": {"title": {"text": x_title}},
             "yaxis": {"title": {"text": y_title}},
             "font": {"size": 15},
-            "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
+            "margin": {"l": 60, "r": 20, "t": 50, "b": 40},
+            # Below the plot: above it, a legend of several entries wraps into the title.
             "legend": {
                 "orientation": "h",
-                "yanchor": "bottom",
-                "y": 1.02,
-                "x": 1.0,
-                "xanchor": "right",
+                "yanchor": "top",
+                "y": -0.18,
+                "x": 0.0,
+                "xanchor": "left",
             },
-            "height": 420,
+            "height": 460,
             **layout,
         },
     )

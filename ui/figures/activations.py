@@ -7,9 +7,12 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from ui.figures import GREY, color, figure, hline, vband
+from ui.figures import GREY, color, figure, hline
 
 Interval = tuple[float, float]
+
+
+PEAK_TEXT_POSITIONS = ("top right", "top left", "bottom right", "bottom left", "top center")
 
 
 def curves(
@@ -20,12 +23,12 @@ def curves(
     x_title: str,
     y_title: str,
     shaded: dict[str, list[Interval]] | None = None,
+    shaded_label: str = "",
     peaks: dict[str, tuple[float, float]] | None = None,
     peak_label: str = "max {value:.3g}",
 ) -> go.Figure:
-    """One line per function over `x`; optional shaded intervals and marked maxima per function."""
+    """One line per function over `x`; its `shaded` intervals drawn as a broad band along it."""
     traces: list[dict[str, Any]] = []
-    shapes = [hline(0)]
     for i, (name, y) in enumerate(ys.items()):
         traces.append(
             {
@@ -37,29 +40,52 @@ def curves(
                 "line": {"color": color(i), "width": 3},
             }
         )
-        shapes += [vband(lo, hi, color(i)) for lo, hi in (shaded or {}).get(name, [])]
+        intervals = (shaded or {}).get(name, [])
+        if intervals:
+            # A band along the curve itself, not behind the plot: several functions' bands
+            # would otherwise overlap into colours nobody can read.
+            inside = np.zeros(x.shape, dtype=bool)
+            for lo, hi in intervals:
+                inside |= (x >= lo) & (x <= hi)
+            traces.append(_band(x, np.where(inside, y, np.nan), color(i), name))
         if peaks and name in peaks:
-            px, py = peaks[name]
-            traces.append(
-                {
-                    "type": "scatter",
-                    "x": [px],
-                    "y": [py],
-                    "mode": "markers+text",
-                    "name": name,
-                    "showlegend": False,
-                    "marker": {
-                        "color": color(i),
-                        "size": 12,
-                        "symbol": "diamond",
-                        "line": {"color": "white", "width": 1},
-                    },
-                    "text": [peak_label.format(value=py)],
-                    "textposition": "top center",
-                    "textfont": {"color": color(i)},
-                }
-            )
-    return figure(traces, title, x_title, y_title, shapes=shapes)
+            traces.append(_peak(*peaks[name], color(i), peak_label, PEAK_TEXT_POSITIONS[i % 5]))
+    if shaded_label and any((shaded or {}).values()):
+        traces.append(_band(np.array([np.nan]), np.array([np.nan]), GREY, shaded_label, True))
+    return figure(traces, title, x_title, y_title, shapes=[hline(0)])
+
+
+def _band(x: np.ndarray, y: np.ndarray, hue: str, name: str, legend: bool = False) -> dict:
+    return {
+        "type": "scatter",
+        "x": x,
+        "y": y,
+        "name": name,
+        "mode": "lines",
+        "line": {"color": hue, "width": 14},
+        "opacity": 0.3,
+        "showlegend": legend,
+        "hoverinfo": "skip",
+    }
+
+
+def _peak(px: float, py: float, hue: str, label: str, position: str) -> dict[str, Any]:
+    return {
+        "type": "scatter",
+        "x": [px],
+        "y": [py],
+        "mode": "markers+text",
+        "showlegend": False,
+        "marker": {
+            "color": hue,
+            "size": 12,
+            "symbol": "diamond",
+            "line": {"color": "white", "width": 1},
+        },
+        "text": [label.format(value=py)],
+        "textposition": position,
+        "textfont": {"color": hue},
+    }
 
 
 def chain(
