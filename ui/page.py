@@ -13,7 +13,6 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import segno
 import streamlit as st
 import torch
-from streamlit.runtime.pages_manager import PagesManager
 
 from dlcore import device as dldevice
 from ui import i18n, server_tuning
@@ -28,6 +27,8 @@ LABELLED_IN_URL = (
     st.radio,
     st.select_slider,
 )
+# The learner's language is theirs, not part of the experiment that "Reset to defaults" resets.
+KEPT_ON_RESET = {"lang"}
 # Single-choice widgets the frame binds to the URL itself when their labels are translated.
 SINGLE_CHOICE = (st.selectbox, st.segmented_control, st.radio)
 
@@ -52,7 +53,11 @@ def _leave_pages_directory_mode() -> None:
     requested page on its own, with an automatic menu, until some run of app.py calls
     st.navigation. A learner opening a shared link to a fresh server would get that run.
     """
-    if PagesManager.uses_pages_directory:
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without that old mode has nothing to leave
+        return
+    if getattr(PagesManager, "uses_pages_directory", False):
         PagesManager.uses_pages_directory = False  # what st.navigation sets; app.py runs next
         st.rerun()
 
@@ -243,7 +248,8 @@ class Frame:
 
     def _reset(self) -> None:
         for key, default in self._defaults.items():
-            st.session_state[key] = default
+            if key not in KEPT_ON_RESET:
+                st.session_state[key] = default
 
     # -- device, checks and code, filled in as the page computes ------------------------------
     def _device_label(self, choice: str) -> str:

@@ -140,10 +140,11 @@ def test_tampered_url_falls_back_to_defaults():
     assert charts(at) == 2
 
 
-def test_reset_restores_defaults():
-    at = open_page(PAGE, view="chain", depth="7", spread="2.5")
+def test_reset_restores_defaults_but_keeps_the_language():
+    at = open_page(PAGE, view="chain", depth="7", spread="2.5", lang="zh")
     at.button(key="frame_reset").click().run()
     assert at.segmented_control(key="view").value == "shapes"
+    assert at.title[0].value == "激活函数"
     at.segmented_control(key="view").set_value("chain").run()
     assert at.slider(key="depth").value == 20
     assert at.slider(key="spread").value == 1.0
