@@ -14,7 +14,9 @@ from ui.page import Frame
 from ui.parsing import InputError, parse_numbers
 
 VIEWS = ("shapes", "chain", "dead", "softmax")
-GRID_POINTS = 2001
+# Enough for smooth curves and sharp saturation edges at chart width; every point travels to
+# each browser on every rerun, as float32 (plenty for a picture; the checks use float64).
+GRID_POINTS = 801
 CHAINS = 512
 # (activation, parameter) -> (URL key, min, max, step) of its slider
 PARAMETER_SLIDERS = {
@@ -63,8 +65,8 @@ def curve(
     fx, dfx = act.forward(x), act.derivative(x)
     # A plain dict: st.cache_data pickles results, and a class defined in a page cannot be.
     return {
-        "f": fx.cpu().numpy(),
-        "df": dfx.cpu().numpy(),
+        "f": fx.cpu().numpy().astype(np.float32),
+        "df": dfx.cpu().numpy().astype(np.float32),
         "saturated": activations.saturated_intervals(act, x),
         "peak": activations.derivative_peak(act, x),
         "diff_f": reference.max_abs_diff(fx, reference.activation(name, x, **act.params)),
@@ -91,7 +93,7 @@ def shapes(frame: Frame) -> None:
         frame.check(f"{name}(x)", c["diff_f"], 1e-9)
         frame.check(f"{name}′(x) vs autograd", c["diff_df"], 1e-9)
     frame.ran_on(frame.t("shapes_what"), device)
-    grid = np.linspace(lo, hi, GRID_POINTS)
+    grid = np.linspace(lo, hi, GRID_POINTS, dtype=np.float32)
     shaded = {name: c["saturated"] for name, c in curves.items()}
     left, right = st.columns(2)
     left.plotly_chart(
