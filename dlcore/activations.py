@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
+from dlcore import registry
+
 NAMES: tuple[str, ...] = (
     "identity",
     "sigmoid",
@@ -122,8 +124,10 @@ def _prelu_weight(weight: float | Tensor, x: Tensor) -> Tensor:
     except RuntimeError:
         fits = False
     if not fits:
-        raise ValueError(f"prelu weight of shape {tuple(w.shape)} does not broadcast to "
-                         f"input shape {tuple(x.shape)}")
+        raise ValueError(
+            f"prelu weight of shape {tuple(w.shape)} does not broadcast to "
+            f"input shape {tuple(x.shape)}"
+        )
     return w
 
 
@@ -268,8 +272,9 @@ def _checked_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
     if name == "prelu" and not isinstance(merged["weight"], Tensor):
         merged["weight"] = float(merged["weight"])
     if name == "gelu" and merged["approximate"] not in GELU_APPROXIMATIONS:
-        raise ValueError(f"gelu approximate must be one of {GELU_APPROXIMATIONS}, "
-                         f"got {merged['approximate']!r}")
+        raise ValueError(
+            f"gelu approximate must be one of {GELU_APPROXIMATIONS}, got {merged['approximate']!r}"
+        )
     if name == "softplus" and not merged["beta"] > 0:
         raise ValueError(f"softplus beta must be > 0, got {merged['beta']}")
     return merged
@@ -277,12 +282,7 @@ def _checked_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def get(name: str, **params: Any) -> Activation:
     """The activation called `name`, with `params` overriding its defaults (see DEFAULT_PARAMS)."""
-    if name not in _FUNCTIONS:
-        raise ValueError(f"unknown activation {name!r}; valid names: {', '.join(NAMES)}")
-    unknown = sorted(set(params) - set(DEFAULT_PARAMS[name]))
-    if unknown:
-        valid = ", ".join(DEFAULT_PARAMS[name]) or "none"
-        raise ValueError(f"unknown parameter(s) {', '.join(unknown)} for {name}; valid: {valid}")
+    registry.check("activation", name, params, DEFAULT_PARAMS)
     return Activation(name, _checked_params(name, params))
 
 

@@ -30,6 +30,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
+from dlcore import registry
+
 Device = torch.device | str | None
 Dataset = tuple[Tensor, Tensor]
 
@@ -308,13 +310,8 @@ def get(
     name: str, n: int, noise: float, seed: int, *, device: Device = None, **params: Any
 ) -> Dataset:
     """The data set called `name` with `params` overriding its defaults (see DEFAULT_PARAMS)."""
-    fn = CLASSIFICATION.get(name) or REGRESSION.get(name)
-    if fn is None:
-        raise ValueError(f"unknown data set {name!r}; valid names: {', '.join(NAMES)}")
-    unknown = sorted(set(params) - set(DEFAULT_PARAMS[name]))
-    if unknown:
-        valid = ", ".join(DEFAULT_PARAMS[name]) or "none"
-        raise ValueError(f"unknown parameter(s) {', '.join(unknown)} for {name}; valid: {valid}")
+    registry.check("data set", name, params, DEFAULT_PARAMS)
+    fn = CLASSIFICATION.get(name) or REGRESSION[name]
     return fn(n, noise, seed, device=device, **params)
 
 

@@ -422,7 +422,8 @@ _BINARY: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
     "/": torch.div,
     "**": torch.pow,
 }
-_UNARY: dict[str, Callable[[Tensor], Tensor]] = {
+# The torch op behind each whitelisted function name (also the autograd oracle's table).
+FUNCTION_OPS: dict[str, Callable[[Tensor], Tensor]] = {
     "sin": torch.sin,
     "cos": torch.cos,
     "tan": torch.tan,
@@ -459,7 +460,7 @@ def evaluate(node: Node, x: Tensor, y: Tensor, memo: dict[int, Tensor] | None = 
         case BinOp(op, a, b):
             out = _BINARY[op](evaluate(a, x, y, memo), evaluate(b, x, y, memo))
         case Call(func, a):
-            out = _UNARY[func](evaluate(a, x, y, memo))
+            out = FUNCTION_OPS[func](evaluate(a, x, y, memo))
         case _:
             raise TypeError(f"not an expression node: {node!r}")
     memo[key] = out

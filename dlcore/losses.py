@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
+from dlcore import registry
 from dlcore.activations import sigmoid, softmax
 
 NAMES: tuple[str, ...] = (
@@ -332,12 +333,7 @@ def _checked_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def get(name: str, **params: Any) -> Loss | ContrastiveLoss:
     """The loss called `name`, with `params` overriding its defaults (see DEFAULT_PARAMS)."""
-    if name not in _FUNCTIONS:
-        raise ValueError(f"unknown loss {name!r}; valid names: {', '.join(NAMES)}")
-    unknown = sorted(set(params) - set(DEFAULT_PARAMS[name]))
-    if unknown:
-        valid = ", ".join(DEFAULT_PARAMS[name]) or "none"
-        raise ValueError(f"unknown parameter(s) {', '.join(unknown)} for {name}; valid: {valid}")
+    registry.check("loss", name, params, DEFAULT_PARAMS)
     checked = _checked_params(name, params)
     if name == "contrastive":
         return ContrastiveLoss(name, checked)

@@ -20,6 +20,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from dlcore import registry
+
 NAMES: tuple[str, ...] = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 
 # Per optimizer, its hyper-parameters and their defaults (torch.optim's names and values; the
@@ -306,14 +308,7 @@ def _checked_hyper(name: str, lr: float, hyper: dict[str, Any]) -> dict[str, Any
 
 def get(name: str, params: Sequence[Tensor], lr: float, **hyper: Any) -> Optimizer:
     """A fresh optimizer `name` over `params` (updated in place), hyper overriding DEFAULT_HYPER."""
-    if name not in _CLASSES:
-        raise ValueError(f"unknown optimizer {name!r}; valid names: {', '.join(NAMES)}")
-    unknown = sorted(set(hyper) - set(DEFAULT_HYPER[name]))
-    if unknown:
-        valid = ", ".join(DEFAULT_HYPER[name])
-        raise ValueError(
-            f"unknown hyper-parameter(s) {', '.join(unknown)} for {name}; valid: {valid}"
-        )
+    registry.check("optimizer", name, hyper, DEFAULT_HYPER, what="hyper-parameter")
     return _CLASSES[name](name, params, lr, _checked_hyper(name, lr, hyper))
 
 

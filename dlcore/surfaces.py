@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from dlcore import registry
 from dlcore.expression import Expression, ExpressionError, parse
 
 __all__ = [
@@ -403,12 +404,7 @@ def get(name: str, **params: Any) -> Surface:
     quadratic: `kappa` (condition number, >= 1) and `angle` (degrees) of the valley's long axis.
     rastrigin: `minima` lists every local minimum in the window, ordered by f, global first.
     """
-    if name not in _FUNCTIONS:
-        raise ValueError(f"unknown surface {name!r}; valid names: {', '.join(NAMES)}")
-    unknown = sorted(set(params) - set(DEFAULT_PARAMS[name]))
-    if unknown:
-        valid = ", ".join(DEFAULT_PARAMS[name]) or "none"
-        raise ValueError(f"unknown parameter(s) {', '.join(unknown)} for {name}; valid: {valid}")
+    registry.check("surface", name, params, DEFAULT_PARAMS)
     p = _checked_params(name, params)
     formula, window, minima = _describe(name, p)
     return Surface(name, p, formula, window, minima, _FUNCTIONS[name])

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from dlcore.expression import CONSTANTS, BinOp, Call, Const, Neg, Node, Num, Var
+from dlcore.expression import CONSTANTS, FUNCTION_OPS, BinOp, Call, Const, Neg, Node, Num, Var
 from dlcore.surfaces import DEFAULT_PARAMS, NAMES
 
 
@@ -99,22 +99,6 @@ def gradient(name: str, xy: Tensor, **params: Any) -> Tensor:
     return _autograd_gradient(lambda leaf: value(name, leaf, **params), xy)
 
 
-_TORCH_FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
-    "sin": torch.sin,
-    "cos": torch.cos,
-    "tan": torch.tan,
-    "exp": torch.exp,
-    "log": torch.log,
-    "sqrt": torch.sqrt,
-    "abs": torch.abs,
-    "sign": torch.sign,
-    "tanh": torch.tanh,
-    "sinh": torch.sinh,
-    "cosh": torch.cosh,
-    "sigmoid": torch.sigmoid,
-}
-
-
 def _torch_expression(node: Node, x: Tensor, y: Tensor) -> Tensor:
     """The tree as torch operators; constants as 0-dim tensors (no Python float arithmetic)."""
 
@@ -130,7 +114,7 @@ def _torch_expression(node: Node, x: Tensor, y: Tensor) -> Tensor:
     if isinstance(node, Neg):
         return -_torch_expression(node.operand, x, y)
     if isinstance(node, Call):
-        return _TORCH_FUNCTIONS[node.func](_torch_expression(node.arg, x, y))
+        return FUNCTION_OPS[node.func](_torch_expression(node.arg, x, y))
     if isinstance(node, BinOp):
         a, b = _torch_expression(node.left, x, y), _torch_expression(node.right, x, y)
         if node.op == "+":
