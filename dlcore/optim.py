@@ -14,6 +14,7 @@ starts of a 2-D point, say) is just more elements.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,7 +63,7 @@ PENALTIES: tuple[str, ...] = ("none", "l1", "l2")
 # --- the common frame: theta <- theta - eta_t d_t -----------------------------------------------
 
 
-class Optimizer:
+class Optimizer(ABC):
     r"""Every rule here is $\theta \leftarrow \theta - \eta_t\,d_t$: a step size times a direction.
 
     A subclass writes its rule once, for the flat gradient $g_t$ of step t = 1, 2, ...:
@@ -113,16 +114,16 @@ class Optimizer:
         torch._foreach_copy_(views, tensors)
         return flat
 
-    def _init_state(self) -> None:
+    def _init_state(self) -> None:  # noqa: B027 (an optional hook: a stateless rule keeps it)
         """Create the rule's state vectors (none for plain SGD)."""
 
     def step_size(self) -> float:
         r"""$\eta_t$; the learning rate unless the rule schedules or corrects it."""
         return self.lr
 
+    @abstractmethod
     def direction(self, g: Tensor) -> Tensor:
         """$d_t$ for the flat gradient g (P,), updating the rule's state."""
-        raise NotImplementedError
 
     def step(self, grads: Sequence[Tensor]) -> None:
         r"""One step $\theta \leftarrow \theta - \eta_t d_t$ in place, for matching gradients."""
