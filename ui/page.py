@@ -155,10 +155,13 @@ class Frame:
             by_text = {str(option): option for option in kwargs["options"]}
             st.session_state[key] = by_text.get(st.query_params.get(key, ""), initial)
         value = widget(key=key, **kwargs)
-        if value == initial:
-            st.query_params.pop(key, None)
-        else:
-            st.query_params[key] = str(value)
+        wanted = None if value == initial else str(value)
+        # Each write sends the browser a message, so only a change is written.
+        if st.query_params.get(key) != wanted:
+            if wanted is None:
+                del st.query_params[key]
+            else:
+                st.query_params[key] = wanted
         return value
 
     def slider(
