@@ -155,6 +155,57 @@ def dead_units(mlp: MLP, X: Tensor, layer: int = 0) -> Tensor:
     return (h == 0).all(dim=0)
 
 
+# --- what a net computes: one layer when linear, straight pieces when ReLU ----------------------
+
+# Activations made of straight pieces, so a net of them computes a piecewise-linear function.
+PIECEWISE_LINEAR: tuple[str, ...] = ("identity", "relu", "leaky_relu", "prelu")
+
+
+def collapse(params: Params) -> tuple[Tensor, Tensor]:
+    r"""The single layer $XW + b$ that a net without nonlinearity equals.
+
+    $W = W_1 W_2 \cdots W_L$ and $b = (\cdots(b_1 W_2 + b_2) W_3 \cdots) W_L + b_L$.
+    """
+    W, b = params[0]
+    for W_l, b_l in params[1:]:
+        W, b = W @ W_l, b @ W_l + b_l  # (F, H) @ (H, H') -> (F, H'); (H,) @ (H, H') -> (H',)
+    return W, b
+
+
+def kinks(params: Params, act: Activation, x: Tensor, rtol: float = 1e-4) -> Tensor:
+    r"""(K,) inputs where a 1-input net of piecewise-linear units changes slope, on a sorted grid.
+
+    Between two grid points where no unit switches side ($z > 0$ or not), the net is one straight
+    piece. Where some unit switches, the slopes of the pieces on either side are compared, and a
+    real kink is placed where the two lines meet. A switch that leaves the slope unchanged (a
+    unit whose output weight is 0, say) is not a kink.
+    """
+    if act.name not in PIECEWISE_LINEAR:
+        raise ValueError(f"{act.name} is not piecewise linear; use one of {PIECEWISE_LINEAR}")
+    X = x.reshape(-1, 1)  # (G, 1)
+    trace = forward_pass(params, act, X)
+    y = trace.output[:, 0].tolist()
+    xs = X[:, 0].tolist()
+    if not trace.preactivations:
+        return x.new_zeros(0)
+    pattern = torch.cat([z > 0 for z in trace.preactivations], dim=1)  # (G, units)
+    switches = (pattern[1:] != pattern[:-1]).any(dim=1).nonzero()[:, 0].tolist()
+    # Each piece is a run of grid points [start, end] with one pattern; one-point runs have no
+    # slope of their own and are skipped (the kink then lies between their neighbours).
+    bounds = [-1, *switches, len(xs) - 1]
+    pieces = [(a + 1, b) for a, b in itertools.pairwise(bounds) if b > a + 1]
+    found = []
+    for (s0, e0), (s1, e1) in itertools.pairwise(pieces):
+        left = (y[e0] - y[s0]) / (xs[e0] - xs[s0])
+        right = (y[e1] - y[s1]) / (xs[e1] - xs[s1])
+        if abs(left - right) <= rtol * max(1.0, abs(left), abs(right)):
+            continue
+        # The two lines y = y[e0] + left (x - x[e0]) and y = y[s1] + right (x - x[s1]) meet here.
+        meet = (y[s1] - y[e0] + left * xs[e0] - right * xs[s1]) / (left - right)
+        found.append(min(max(meet, xs[e0]), xs[s1]))
+    return torch.tensor(found, dtype=x.dtype)
+
+
 # --- the dead-ReLU experiment --------------------------------------------------------------------
 
 # The data generator gets its own seed stream; seeded with `seed` itself its first draws would

@@ -5,7 +5,7 @@ code never uses them. One module per dlcore concept; the activation and MLP twin
 comparison helper are re-exported here.
 """
 
-from dlcore.reference import losses, optim, surfaces
+from dlcore.reference import losses, optim, surfaces, training
 from dlcore.reference.core import (
     activation,
     activation_derivative,
@@ -25,4 +25,5 @@ __all__ = [
     "optim",
     "softmax",
     "surfaces",
+    "training",
 ]

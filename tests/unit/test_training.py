@@ -1,0 +1,205 @@
+"""dlcore.training against nn.Linear + autograd + torch.optim; kinks and collapse in dlcore.mlp."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dlcore import datasets, optim
+from dlcore import mlp as M
+from dlcore import reference as R
+from dlcore import training as T
+from dlcore.activations import get
+
+SETS = {"binary": ("circle", 2), "multiclass": ("blobs", 3), "regression": ("sine", 0)}
+
+
+def data(task: str, n: int = 120, seed: int = 0, dtype: torch.dtype = torch.float64) -> T.Data:
+    name, k = SETS[task]
+    X, y = datasets.get(name, n, 0.3, seed)
+    s = datasets.train_test_split(X.to(dtype), y, 0.25, seed)
+    return T.Data(s.X_train, s.y_train, s.X_test, s.y_test, task, k)
+
+
+@st.composite
+def runs(draw: st.DrawFn) -> tuple[T.Data, T.Setup, int]:
+    task = draw(st.sampled_from(T.TASKS))
+    setup = T.Setup(
+        hidden=tuple(draw(st.lists(st.integers(1, 6), max_size=3))),
+        activation=draw(st.sampled_from(["relu", "tanh", "identity", "elu", "sigmoid"])),
+        optimizer=draw(st.sampled_from(optim.NAMES)),
+        lr=draw(st.sampled_from([0.001, 0.03, 0.3])),
+        batch_size=draw(st.sampled_from([1, 7, 32, 500])),  # 500 > rows: one full batch
+        penalty=draw(st.sampled_from(optim.PENALTIES)),
+        lam=draw(st.sampled_from([0.0, 1e-3, 0.1])),
+        seed=draw(st.integers(0, 2**31 - 1)),
+    )
+    return (
+        data(task, n=draw(st.integers(8, 60)), seed=setup.seed % 1000),
+        setup,
+        draw(st.integers(1, 4)),
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=runs())
+def test_loss_curve_equals_torch_nn_and_optim(case: tuple) -> None:
+    d, setup, epochs = case
+    trainer = T.Trainer(d, setup, dtype=torch.float64)
+    theirs = R.training.loss_curve(trainer, epochs)
+    trainer.run(epochs)
+    ours = trainer.history.train_loss
+    assert len(ours) == epochs + 1 == len(theirs)
+    assert trainer.history.epoch == list(range(epochs + 1))
+    for a, b in zip(ours, theirs, strict=True):
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-10) or (math.isnan(a) and math.isnan(b))
+
+
+@pytest.mark.parametrize("task", T.TASKS)
+@pytest.mark.parametrize("penalty", optim.PENALTIES)
+def test_gradients_equal_autograd(task: str, penalty: str) -> None:
+    d = data(task)
+    setup = T.Setup((5, 4), "tanh", "sgd", 0.1, 16, penalty, 0.05, seed=3)
+    trainer = T.Trainer(d, setup, dtype=torch.float64)
+    X, target = trainer.X_train, trainer.T_train
+    ours = trainer.gradients(X, target)
+    leaves = [p.detach().clone().requires_grad_(True) for p in trainer.flat_params]
+    pairs = list(zip(leaves[::2], leaves[1::2], strict=True))
+    out = R.mlp_forward(pairs, "tanh", X)
+    loss = R.losses.loss(T.LOSS_OF_TASK[task], out, target)
+    loss = loss + R.optim.penalty(leaves[::2], penalty, 0.05)
+    theirs = torch.autograd.grad(loss, leaves)
+    for g, r in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(g, r, rtol=1e-10, atol=1e-12)
+
+
+def test_steps_epochs_and_budget() -> None:
+    d = data("binary", n=100)  # 75 training rows
+    trainer = T.Trainer(d, T.Setup((4,), "relu", "adam", 0.01, 10))
+    assert trainer.run(3) == 3 * 8  # ceil(75 / 10) batches per epoch
+    assert trainer.epoch == 3 and len(trainer.history.epoch) == 4
+    assert trainer.run(3) == 0  # already there
+    assert trainer.run(1_000_000, budget_s=0.0) == 0  # no time: not a single step
+    trainer.step()  # a step in the middle of an epoch records nothing yet
+    assert trainer.epoch == 3 and len(trainer.history.epoch) == 4
+
+
+def test_same_seed_same_run_other_seed_other_run() -> None:
+    d = data("multiclass")
+
+    def curve(seed: int) -> list[float]:
+        trainer = T.Trainer(d, T.Setup((6,), "relu", "momentum", 0.05, 8, seed=seed))
+        trainer.run(3)
+        return trainer.history.train_loss
+
+    assert curve(1) == curve(1)
+    assert curve(1) != curve(2)
+
+
+def test_training_learns_each_task() -> None:
+    for task in T.TASKS:
+        trainer = T.Trainer(data(task, n=300), T.Setup((8, 8), "tanh", "adam", 0.03, 16))
+        trainer.run(60)
+        h = trainer.history
+        assert h.train_loss[-1] < 0.5 * h.train_loss[0], task
+        if task != "regression":
+            assert h.test_accuracy[-1] > 0.85, task
+        else:
+            assert math.isnan(h.test_accuracy[-1])
+
+
+def test_huge_learning_rate_diverges_and_stops() -> None:
+    d = data("regression")
+    trainer = T.Trainer(d, T.Setup((16, 16), "relu", "sgd", 1e6, 4))
+    trainer.run(50)
+    assert trainer.diverged
+    assert trainer.epoch < 50  # it stopped at the first non-finite epoch
+    assert not math.isfinite(trainer.history.train_loss[-1]) or not all(
+        bool(torch.isfinite(p).all()) for p in trainer.flat_params
+    )
+    epoch = trainer.epoch
+    trainer.run(100)
+    assert trainer.epoch == epoch
+
+
+def test_zero_hidden_layers_is_logistic_regression() -> None:
+    d = data("binary")
+    trainer = T.Trainer(d, T.Setup((), "relu", "sgd", 0.1, 8))
+    assert trainer.net.layer_sizes == (2, 1)
+    theirs = R.training.loss_curve(T.Trainer(d, trainer.setup), 2)
+    trainer.run(2)
+    assert trainer.history.train_loss == pytest.approx(theirs, rel=1e-5)
+
+
+def test_helpers() -> None:
+    assert [T.task_of(k) for k in (0, 2, 5)] == ["regression", "binary", "multiclass"]
+    with pytest.raises(ValueError):
+        T.task_of(1)
+    with pytest.raises(ValueError):
+        T.Trainer(data("binary"), T.Setup((2,), "relu", "sgd", 0.1, 0))
+    z = torch.tensor([[-1.0], [0.0], [2.0]])
+    assert T.predicted_class("binary", z).tolist() == [0, 0, 1]
+    p = T.probabilities("binary", z)
+    torch.testing.assert_close(p[:, 1], torch.sigmoid(z[:, 0]))
+    logits = torch.randn(10, 4)
+    torch.testing.assert_close(T.probabilities("multiclass", logits).sum(1), torch.ones(10))
+    true, pred = torch.tensor([0, 0, 1, 2, 2, 2]), torch.tensor([0, 1, 1, 2, 0, 2])
+    cm = T.confusion_matrix(true, pred, 3)
+    assert cm.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
+
+
+# --- dlcore.mlp: collapse and kinks ------------------------------------------------------------
+
+
+@settings(max_examples=30, deadline=None)
+@given(sizes=st.lists(st.integers(1, 8), min_size=2, max_size=6), seed=st.integers(0, 10**6))
+def test_linear_net_collapses_to_one_layer(sizes: list[int], seed: int) -> None:
+    net = M.MLP(sizes, "identity", seed=seed, dtype=torch.float64)
+    for i, (W, _) in enumerate(net.params):  # non-zero biases, so that b matters too
+        net.params[i] = (W, torch.randn(W.shape[1], dtype=torch.float64))
+    X = torch.randn(20, sizes[0], dtype=torch.float64)
+    W, b = M.collapse(net.params)
+    assert W.shape == (sizes[0], sizes[-1])
+    torch.testing.assert_close(X @ W + b, R.mlp_forward(net.params, "identity", X))
+
+
+def test_kinks_of_one_relu_layer_are_minus_b_over_w() -> None:
+    net = M.MLP([1, 6, 1], "relu", seed=2, dtype=torch.float64)
+    W1, _ = net.params[0]
+    b1 = torch.linspace(-1, 1, 6, dtype=torch.float64)
+    net.params[0] = (W1, b1)
+    x = torch.linspace(-3, 3, 2001, dtype=torch.float64)
+    expected = sorted(t for t in (-b1 / W1[0]).tolist() if -3 < t < 3)
+    found = M.kinks(net.params, net.activation, x)
+    assert found.tolist() == pytest.approx(expected, abs=1e-9)
+    # A unit that feeds nothing into the output switches without bending the function.
+    W2, b2 = net.params[1]
+    W2 = W2.clone()
+    W2[0, 0] = 0.0
+    net.params[1] = (W2, b2)
+    fewer = M.kinks(net.params, net.activation, x)
+    assert len(fewer) == len(expected) - (1 if -3 < (-b1[0] / W1[0, 0]).item() < 3 else 0)
+
+
+def test_kinks_of_deeper_net_match_slope_changes() -> None:
+    net = M.MLP([1, 8, 8, 1], "leaky_relu", seed=4, dtype=torch.float64)
+    net.params = [(W, torch.randn(W.shape[1], dtype=torch.float64)) for W, _ in net.params]
+    x = torch.linspace(-4, 4, 4001, dtype=torch.float64)
+    found = M.kinks(net.params, net.activation, x)
+    y = R.mlp_forward(net.params, "leaky_relu", x[:, None], alpha=0.01)[:, 0]
+    slopes = torch.diff(y) / torch.diff(x)
+    bends = (torch.diff(slopes).abs() > 1e-6).sum().item()
+    # Each kink bends the curve in one or two grid intervals.
+    assert len(found) >= 1
+    assert len(found) <= bends <= 2 * len(found)
+
+
+def test_kinks_refuse_smooth_activations_and_handle_no_hidden_layer() -> None:
+    with pytest.raises(ValueError, match="not piecewise linear"):
+        M.kinks(M.MLP([1, 3, 1], "tanh").params, get("tanh"), torch.linspace(-1, 1, 10))
+    net = M.MLP([1, 1], "relu")
+    assert M.kinks(net.params, net.activation, torch.linspace(-1, 1, 10)).numel() == 0
