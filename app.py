@@ -15,6 +15,12 @@ st.navigation(
         nav["foundations"]: [
             st.Page("pages/overview.py", title=nav["overview"], icon="🏠", default=True),
             st.Page(
+                "pages/playground.py",
+                title=nav["playground"],
+                icon="🧪",
+                url_path="playground",
+            ),
+            st.Page(
                 "pages/activations.py",
                 title=nav["activations"],
                 icon="📈",

@@ -232,8 +232,16 @@ class Frame:
         return self._bound(st.toggle, key, value, label=label, value=value, **kwargs)
 
     def number(
-        self, key: str, label: str, min_value: int, max_value: int, value: int, **kwargs: Any
-    ) -> int:
+        self,
+        key: str,
+        label: str,
+        min_value: float,
+        max_value: float,
+        value: float,
+        step: float = 1,
+        **kwargs: Any,
+    ) -> Any:
+        # Streamlit wants all four numbers of one type: ints give an int field, floats a float one.
         return self._bound(
             st.number_input,
             key,
@@ -242,7 +250,7 @@ class Frame:
             min_value=min_value,
             max_value=max_value,
             value=value,
-            step=1,
+            step=step,
             **kwargs,
         )
 
@@ -253,6 +261,12 @@ class Frame:
         for key, default in self._defaults.items():
             if key not in KEPT_ON_RESET:
                 st.session_state[key] = default
+
+    def preset(self, values: dict[str, Any]) -> None:
+        """Every control back to its default, then `values` set (a widget callback)."""
+        self._reset()
+        for key, value in values.items():
+            st.session_state[key] = value
 
     # -- device, checks and code, filled in as the page computes ------------------------------
     def _device_label(self, choice: str) -> str:

@@ -20,8 +20,14 @@ Two costs that AppTest never sees but every real rerun pays (see ARCHITECTURE.md
   socket.SOCK_STREAM, socket.IPPROTO_TCP)` in `_bind_socket` of
   `streamlit/web/server/starlette/starlette_server.py` (asyncio then sets TCP_NODELAY on every
   accepted socket, on every OS), or a setsockopt on the listener there.
+* Threads per torch op. torch starts with one intra-op thread per core. A teaching server runs
+  many learners' small ops at once, and an op split over two threads waits for the slower half:
+  with the other core busy (another learner training), a playground training step took 2 to 30 ms
+  instead of 0.3 ms. One thread per op, and the cores serve learners side by side.
+  DLCS_TORCH_THREADS=n sets another count (a server with one learner and large work, say).
 
-Switches, for the bench's "before" figures: DLCS_GC_FREEZE=0, DLCS_TCP_NODELAY=0.
+Switches, for the bench's "before" figures: DLCS_GC_FREEZE=0, DLCS_TCP_NODELAY=0,
+DLCS_TORCH_THREADS=0 (torch's own default).
 """
 
 from __future__ import annotations
@@ -113,3 +119,14 @@ def tune_process() -> None:
         gc.freeze()
     if _enabled("DLCS_TCP_NODELAY"):
         set_tcp_nodelay()
+    set_torch_threads()
+
+
+def set_torch_threads() -> None:
+    """One intra-op thread per torch op unless DLCS_TORCH_THREADS says otherwise (0: default)."""
+    import torch
+
+    value = os.environ.get("DLCS_TORCH_THREADS", "1").strip()
+    threads = int(value) if value.isdigit() else 1
+    if threads > 0:
+        torch.set_num_threads(threads)

@@ -533,15 +533,16 @@ def to_tensors(df: pd.DataFrame, features: list[str], target: str, task: Task = 
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     features = list(features)
-    if not features:
-        raise UploadError("upload_no_features")
     for column in [*features, target]:
         if column not in df.columns:
             raise UploadError("upload_unknown_column", column=short(column))
-    if target in features:
-        raise UploadError("upload_target_is_feature", column=short(target))
+    # Before "no features": with no numeric column there is nothing the learner could pick.
     if not [c for c in numeric_columns(df) if c != target]:
         raise UploadError("upload_no_numeric_features")
+    if not features:
+        raise UploadError("upload_no_features")
+    if target in features:
+        raise UploadError("upload_target_is_feature", column=short(target))
 
     decimal = _decimal_of(df)
     X = np.stack([_feature_values(df, c, decimal) for c in features], axis=1)  # (rows, F)

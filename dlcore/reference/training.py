@@ -6,13 +6,50 @@ must equal the from-scratch trainer's; the playground shows the difference.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
 # A module import: dlcore.mlp imports this package, and dlcore.training imports dlcore.mlp.
 from dlcore import training as dltraining
+from dlcore.activations import Activation
 from dlcore.reference import losses, optim
 from dlcore.reference.core import activation
+
+# dlcore activation name -> the torch.nn module with the same function, as (class, arguments)
+# built from the activation's parameters. PReLU's slope is fixed here, so it is a LeakyReLU.
+TORCH_MODULES: dict[str, tuple[str, dict[str, str]]] = {
+    "identity": ("Identity", {}),
+    "sigmoid": ("Sigmoid", {}),
+    "tanh": ("Tanh", {}),
+    "relu": ("ReLU", {}),
+    "leaky_relu": ("LeakyReLU", {"negative_slope": "alpha"}),
+    "prelu": ("LeakyReLU", {"negative_slope": "weight"}),
+    "elu": ("ELU", {"alpha": "alpha"}),
+    "gelu": ("GELU", {"approximate": "approximate"}),
+    "silu": ("SiLU", {}),
+    "softplus": ("Softplus", {"beta": "beta", "threshold": "threshold"}),
+}
+
+
+def module_spec(act: Activation) -> tuple[str, dict[str, Any]]:
+    """The torch.nn class name and keyword arguments of the module equal to `act`."""
+    cls, args = TORCH_MODULES[act.name]
+    return cls, {arg: act.params[param] for arg, param in args.items()}
+
+
+def sequential(layer_sizes: Sequence[int], act: Activation) -> nn.Sequential:
+    """nn.Sequential(Linear, activation, ..., Linear), the net a playground state_dict fits."""
+    cls, kwargs = module_spec(act)
+    modules: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(layer_sizes)):
+        if i:
+            modules.append(getattr(nn, cls)(**kwargs))
+        modules.append(nn.Linear(n_in, n_out))
+    return nn.Sequential(*modules)
 
 
 def linear_layers(params: list[tuple[Tensor, Tensor]]) -> list[nn.Linear]:
@@ -67,3 +104,18 @@ def loss_curve(trainer: dltraining.Trainer, epochs: int) -> list[float]:
             opt.step()
         curve.append(train_loss())
     return curve
+
+
+def gradients(trainer: dltraining.Trainer, X: Tensor, T: Tensor) -> list[Tensor]:
+    """Autograd's gradient of loss + penalty on (X, T) at the trainer's weights, flat."""
+    s = trainer.setup
+    layers = linear_layers(trainer.net.params)
+    name = dltraining.LOSS_OF_TASK[trainer.task]
+    with torch.enable_grad():
+        loss = losses.loss(name, _forward(layers, s.activation, X), T)
+        if s.penalty != "none":
+            loss = loss + optim.penalty([layer.weight for layer in layers], s.penalty, s.lam)
+        leaves = [p for layer in layers for p in (layer.weight, layer.bias)]
+        grads = torch.autograd.grad(loss, leaves)
+    # Back to dlcore's layout: W as (in, out).
+    return [g.T if i % 2 == 0 else g for i, g in enumerate(grads)]

@@ -1,0 +1,667 @@
+"""Neural-network playground: a from-scratch MLP trained live on built-in or uploaded data."""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from typing import Any
+
+import numpy as np
+import streamlit as st
+import torch
+
+from dlcore import activations, datasets, mlp, optim, training
+from dlcore.reference import training as reference_training
+from ui import i18n, uploads
+from ui import playground as play
+from ui.figures import playground as figures
+from ui.page import Frame
+
+UPLOAD = "upload"
+DATA_SETS = (*datasets.CLASSIFICATION, *datasets.REGRESSION, UPLOAD)
+K_RANGE = {"blobs": datasets.BLOB_CLASSES, "spiral": datasets.SPIRAL_ARMS}
+POINTS = (50, 100, 200, 300, 500, 1000, 2000)
+LEARNING_RATES = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
+LAMBDAS = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
+EPOCHS = (10, 20, 50, 100, 200, 300, 500, 1000, 2000, 5000)
+MAX_LAYERS, MAX_UNITS = 6, 16
+FEATURE_OPTIONS = {datasets.FEATURE_LABELS[f]: f for f in datasets.FEATURES}  # label -> name
+VIEWS = ("network", "units", "classes", "shapes", "linear")
+MAP_GRID, UNIT_GRID, LINE_GRID = 60, 32, 1000
+GRADIENT_ROWS = 256  # rows of the batch on which gradients are checked against autograd
+# One-click set-ups for the claims of the page: each starts from the defaults.
+PRESETS: dict[str, dict[str, Any]] = {
+    "neuron": {"data": "xor", "layers": 0},
+    "layers": {"view": "shapes"},
+    "linear": {"act": "identity", "layers": 3, "view": "linear"},
+    "pieces": {"data": "sine", "act": "relu", "units1": 8, "units2": 8, "lr": 0.03},
+    "softmax": {"data": "blobs", "classes": 4, "view": "classes"},
+    "spiral": {"data": "spiral", "layers": 3, "units1": 8, "units2": 8, "units3": 8},
+}
+
+
+# --- controls ----------------------------------------------------------------------------------
+
+
+def claims(frame: Frame) -> None:
+    """The page's claims, each with a button that sets the experiment up."""
+    with st.expander(frame.t("claims_title"), expanded=False, icon=":material/lightbulb:"):
+        for name, values in PRESETS.items():
+            text, button = st.columns([5, 1], vertical_alignment="center")
+            text.markdown(frame.t(f"claim_{name}"))
+            button.button(
+                frame.t("show_me"), key=f"preset_{name}", on_click=frame.preset, args=(values,)
+            )
+
+
+def data_controls(frame: Frame) -> dict[str, Any]:
+    st.subheader(frame.t("data_title"))
+    name = frame.select(
+        "data", frame.t("data"), DATA_SETS, "circle", format_func=lambda n: frame.t(f"set_{n}")
+    )
+    choice: dict[str, Any] = {"name": name, "k": 2}
+    if name in K_RANGE:
+        lo, hi = K_RANGE[name]
+        choice["k"] = frame.slider("classes", frame.t("classes"), lo, hi, 3)
+    if name != UPLOAD:
+        choice["n"] = frame.select_slider("points", frame.t("points"), POINTS, 500)
+        choice["noise"] = frame.slider("noise", frame.t("noise"), 0.0, 2.0, 0.5, step=0.05)
+    choice["test"] = frame.slider("test", frame.t("test"), 10, 50, 20, step=5, format="%d%%")
+    seed_col, regen_col = st.columns([2, 1], vertical_alignment="bottom")
+    with seed_col:
+        choice["seed"] = frame.number("seed", frame.t("seed"), 0, 99_999, 0)
+    regen_col.button(frame.t("regenerate"), key="regenerate", on_click=_next_seed)
+    return choice
+
+
+def _next_seed() -> None:
+    st.session_state["seed"] = (int(st.session_state.get("seed", 0)) + 1) % 100_000
+
+
+def feature_control(frame: Frame, input_names: list[str]) -> list[str]:
+    """The input features for 2-D data (x₁, x₂, x₁², ...), named after the data's columns."""
+    chosen = frame.multiselect(
+        "features",
+        frame.t("features"),
+        list(FEATURE_OPTIONS),
+        ["x₁", "x₂"],
+        format_func=lambda label: play.feature_label(FEATURE_OPTIONS[label], input_names),
+        help=frame.t("features_help"),
+    )
+    return [FEATURE_OPTIONS[label] for label in chosen] or ["x1", "x2"]
+
+
+def network_controls(frame: Frame) -> tuple[training.Setup, int]:
+    st.subheader(frame.t("network_title"))
+    layers = frame.slider("layers", frame.t("layers"), 0, MAX_LAYERS, 2)
+    hidden = []
+    columns = st.columns(2)
+    for i in range(1, MAX_LAYERS + 1):
+        if i <= layers:
+            with columns[(i - 1) % 2]:
+                hidden.append(frame.slider(f"units{i}", frame.t("units", i=i), 1, MAX_UNITS, 4))
+    left, right = st.columns(2)
+    with left:
+        act = frame.select("act", frame.t("activation"), activations.NAMES, "tanh")
+        opt = frame.select(
+            "opt", frame.t("optimizer"), optim.NAMES, "adam",
+            format_func=lambda o: frame.t(f"opt_{o}"),
+        )  # fmt: skip
+        penalty = frame.select(
+            "reg", frame.t("regularization"), optim.PENALTIES, "none",
+            format_func=lambda p: frame.t(f"reg_{p}"),
+        )  # fmt: skip
+    with right:
+        lr = frame.select_slider("lr", frame.t("lr"), LEARNING_RATES, 0.01)
+        batch = frame.select_slider("batch", frame.t("batch"), BATCH_SIZES, 32)
+        lam = frame.select_slider("lam", frame.t("lam"), LAMBDAS, 0.001, disabled=penalty == "none")
+    epochs = frame.select_slider("epochs", frame.t("epochs"), EPOCHS, 300)
+    setup = training.Setup(
+        hidden=tuple(hidden),
+        activation=act,
+        optimizer=opt,
+        lr=float(lr),
+        batch_size=int(batch),
+        penalty=penalty,
+        lam=float(lam) if penalty != "none" else 0.0,
+        seed=0,  # filled in with the data seed: one seed reproduces the whole experiment
+    )
+    return setup, int(epochs)
+
+
+# --- data --------------------------------------------------------------------------------------
+
+
+def upload_problem(frame: Frame, choice: dict[str, Any]) -> tuple[play.Problem, tuple] | None:
+    """The learner's CSV as a problem, or None (with a message on the page) until it is usable."""
+    words = i18n.texts("uploads", frame.lang)
+    st.caption(
+        words["upload_hint"].format(
+            limit_mb=uploads.MAX_BYTES / 1e6, max_rows=uploads.MAX_ROWS, max_cols=uploads.MAX_COLS
+        )
+    )
+    file = st.file_uploader(frame.t("upload_label"), type=None, key="upload_file")
+    _sample_downloads(words["upload_samples"])
+    if file is None:
+        st.info(frame.t("upload_waiting"))
+        return None
+    try:
+        table = _read_upload(file)
+        numeric = uploads.numeric_columns(table)
+        st.caption(uploads.reading_note(table, frame.lang))
+        columns = list(table.columns)
+        target = st.selectbox(frame.t("upload_target"), columns, index=len(columns) - 1,
+                              key="upload_target")  # fmt: skip
+        candidates = [c for c in numeric if c != target]
+        features = st.multiselect(
+            frame.t("upload_features"), candidates, default=candidates[:2], key="upload_features"
+        )
+        task = st.segmented_control(
+            frame.t("upload_task"), ("auto", "classification", "regression"), default="auto",
+            format_func=lambda k: words[f"upload_task_{k}"], key="upload_task",
+            required=True,
+        )  # fmt: skip
+        prepared = uploads.to_tensors(table, features, target, task)
+    except uploads.UploadError as err:
+        st.error(uploads.message(err, frame.lang), icon=":material/error:")
+        return None
+    if prepared.dropped_rows:
+        st.caption(words["upload_dropped"].format(count=prepared.dropped_rows))
+    st.caption(_upload_summary(frame, prepared))
+    chosen = feature_control(frame, prepared.features) if len(prepared.features) == 2 else []
+    problem = play.uploaded(prepared, choice["test"] / 100, choice["seed"], chosen)
+    key = (file.file_id, tuple(features), target, task, choice["test"], choice["seed"], *chosen)
+    return problem, key
+
+
+def _read_upload(file: Any) -> Any:
+    """The parsed table, kept in this session only and parsed once per file."""
+    cached = st.session_state.get("_upload_table")
+    if cached is None or cached[0] != file.file_id:
+        cached = (file.file_id, uploads.read_csv(file.getvalue(), file.name))
+        st.session_state["_upload_table"] = cached
+    return cached[1]
+
+
+def _upload_summary(frame: Frame, prepared: uploads.Prepared) -> str:
+    if prepared.task == "regression":
+        return frame.t("upload_regression", rows=len(prepared.y), target=prepared.target)
+    return frame.t(
+        "upload_classification",
+        rows=len(prepared.y),
+        count=len(prepared.classes),
+        classes=", ".join(uploads.short(c) for c in prepared.classes[:8]),
+    )
+
+
+def _sample_downloads(label: str) -> None:
+    with st.popover(label, icon=":material/download:"):
+        for name in uploads.SAMPLES:
+            st.download_button(
+                name, uploads.sample_path(name).read_bytes(), file_name=name,
+                mime="text/csv", key=f"sample_{name}", on_click="ignore",
+            )  # fmt: skip
+
+
+def make_problem(frame: Frame, choice: dict[str, Any]) -> tuple[play.Problem, tuple] | None:
+    if choice["name"] == UPLOAD:
+        return upload_problem(frame, choice)
+    name = choice["name"]
+    features = feature_control(frame, ["x₁", "x₂"]) if datasets.INPUT_DIM[name] == 2 else []
+    args = (name, choice["n"], choice["noise"], choice["seed"], choice["test"] / 100)
+    problem = play.generated(*args, features, choice["k"])
+    return problem, (*args, choice["k"], *features)
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def live_run(
+    frame: Frame, problem: play.Problem, setup: training.Setup, key: tuple
+) -> play.LiveRun:
+    """This session's run for the current data and setup: a fresh one when either changed."""
+    run = st.session_state.get("_run")
+    if run is None or run.key != key:
+        rows, params = problem.data.X_train.shape[0], _parameter_count(problem, setup)
+        device = frame.device(rows * params)
+        run = play.LiveRun(key, training.Trainer(problem.data, setup, device=device))
+        st.session_state["_run"] = run
+    frame.ran_on(frame.t("training_what"), run.trainer.X_train.device)
+    return run
+
+
+def _parameter_count(problem: play.Problem, setup: training.Setup) -> int:
+    d = problem.data
+    sizes = [d.X_train.shape[1], *setup.hidden, training.output_size(d.task, d.n_classes)]
+    return sum((n_in + 1) * n_out for n_in, n_out in itertools.pairwise(sizes))
+
+
+def run_buttons(frame: Frame, run: play.LiveRun, epochs: int) -> None:
+    train_col, step_col, restart_col = st.columns(3)
+    finished = run.trainer.epoch >= epochs or run.trainer.diverged
+    # Two buttons, not one toggle: Streamlit may replay a click's trigger when a timer rerun
+    # interrupts the run it caused, and "pause" twice is still paused (a toggle would resume).
+    if run.running:
+        train_col.button(
+            frame.t("pause"), key="pause", type="primary", icon=":material/pause:",
+            on_click=_set_running, args=(run, False), use_container_width=True,
+        )  # fmt: skip
+    else:
+        train_col.button(
+            frame.t("train"), key="train", type="primary", icon=":material/play_arrow:",
+            on_click=_set_running, args=(run, True), disabled=finished,
+            use_container_width=True,
+        )  # fmt: skip
+    step_col.button(
+        frame.t("step"),
+        key="step",
+        icon=":material/skip_next:",
+        on_click=_step,
+        args=(run, epochs),
+        disabled=finished,
+        use_container_width=True,
+    )
+    restart_col.button(
+        frame.t("restart"),
+        key="restart",
+        icon=":material/replay:",
+        on_click=_restart,
+        use_container_width=True,
+    )
+
+
+def _set_running(run: play.LiveRun, running: bool) -> None:
+    run.running = running
+
+
+def _step(run: play.LiveRun, epochs: int) -> None:
+    """One more epoch, now (a click waits its turn for a training slot)."""
+    run.running = False
+    run.advance(min(epochs, run.trainer.epoch + 1), budget_s=play.RUN_CAP_S,
+                wait_s=play.STEP_WAIT_S)  # fmt: skip
+
+
+def _restart() -> None:
+    st.session_state.pop("_run", None)
+
+
+def live_results(
+    frame: Frame, problem: play.Problem, run: play.LiveRun, epochs: int, view: str
+) -> None:
+    """The charts, redrawn ten times a second while training runs (a fragment on a timer)."""
+
+    @st.fragment(run_every=play.TICK_S if run.running else None)
+    def results() -> None:
+        if run.running:
+            run.advance(epochs)
+            if not run.running:  # finished, diverged or capped: stop the timer
+                st.rerun()
+        status(frame, run, epochs)
+        maps, curves = st.columns([1.25, 1])
+        with maps:
+            main_chart(frame, problem, run)
+        with curves:
+            history_charts(frame, run)
+        inside(frame, problem, run, view)
+
+    results()
+
+
+def status(frame: Frame, run: play.LiveRun, epochs: int) -> None:
+    t = run.trainer
+    st.progress(min(t.epoch / epochs, 1.0), text=frame.t("progress", epoch=t.epoch, epochs=epochs))
+    h = t.history
+    cells = [
+        (frame.t("train_loss"), h.train_loss[-1], False),
+        (frame.t("test_loss"), h.test_loss[-1], False),
+    ]
+    if t.task != "regression":
+        cells += [
+            (frame.t("train_acc"), h.train_accuracy[-1], True),
+            (frame.t("test_acc"), h.test_accuracy[-1], True),
+        ]
+    for col, (label, value, percent) in zip(st.columns(len(cells)), cells, strict=True):
+        col.metric(label, _fmt(value, percent))
+    if run.stopped == "diverged":
+        st.error(frame.t("diverged", epoch=t.epoch), icon=":material/warning:")
+    elif run.stopped == "cap":
+        st.warning(frame.t("capped", seconds=int(play.RUN_CAP_S)), icon=":material/timer:")
+    elif run.stopped == "done":
+        st.success(frame.t("done", epochs=t.epoch), icon=":material/check_circle:")
+    if run.waited:
+        st.caption(frame.t("waiting"))
+
+
+def _fmt(value: float, percent: bool) -> str:
+    if not np.isfinite(value):
+        return "NaN" if np.isnan(value) else "∞"
+    return f"{100 * value:.1f}%" if percent else f"{value:.4f}"
+
+
+# --- charts ------------------------------------------------------------------------------------
+
+
+def _point_sets(frame: Frame, problem: play.Problem) -> list[figures.PointSet]:
+    """Train and test points in raw units: class indices, or targets in their own units."""
+    d = problem.data
+    sets = []
+    for name, X, y, symbol in (
+        (frame.t("train_points"), problem.raw_train, d.y_train, "circle"),
+        (frame.t("test_points"), problem.raw_test, d.y_test, "circle-open"),
+    ):
+        values = problem.target_units(y) if d.task == "regression" else y
+        sets.append(figures.PointSet(name, X.numpy(), values.reshape(-1).numpy(), symbol))
+    return sets
+
+
+def main_chart(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
+    """The decision boundary (2-D inputs), the fitted curve (1-D), or why there is no map."""
+    if problem.dims == 1:
+        fit_chart(frame, problem, run)
+    elif problem.dims == 2:
+        boundary_chart(frame, problem, run)
+    else:
+        st.info(frame.t("no_map", count=problem.dims))
+
+
+def boundary_chart(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
+    xs, ys, points = play.grid(problem, MAP_GRID)
+    out = run.trainer.output(problem.inputs(points)).cpu()  # (G², out)
+    task = run.trainer.task
+    confidence = None
+    if task == "binary":
+        z = torch.sigmoid(out[:, 0])
+    elif task == "multiclass":
+        probs = training.probabilities(task, out)
+        confidence, z = probs.max(dim=1)
+        confidence = confidence.reshape(MAP_GRID, MAP_GRID).numpy()
+        z = z.float()
+    else:
+        z = problem.target_units(out[:, 0])
+    names = problem.input_names
+    st.plotly_chart(
+        figures.boundary(
+            xs, ys, z.reshape(MAP_GRID, MAP_GRID).numpy(), _point_sets(frame, problem), task,
+            problem.class_names, title=frame.t(f"map_title_{task}"), x_title=names[0],
+            y_title=names[1], z_title=frame.t(f"map_z_{task}"), confidence=confidence,
+        ),
+        key="chart_map",
+    )  # fmt: skip
+
+
+def fit_chart(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
+    xs, _, points = play.grid(problem, LINE_GRID)
+    net = run.trainer.net
+    inputs = problem.inputs(points).to(run.trainer.X_train)
+    out = run.trainer.output(inputs).cpu()
+    piecewise = net.activation.name in mlp.PIECEWISE_LINEAR
+    kinks_x = np.zeros(0, np.float32)
+    if piecewise and run.trainer.task == "regression":
+        found = mlp.kinks(net.params, net.activation, inputs[:, 0]).cpu()
+        # Back from the scaled input to the data's own x.
+        kinks_x = (found * problem.std[0] + problem.mean[0]).numpy()
+    y_fit = (
+        problem.target_units(out[:, 0]) if run.trainer.task == "regression"
+        else training.probabilities(run.trainer.task, out)[:, -1]
+    )  # fmt: skip
+    st.plotly_chart(
+        figures.fit_1d(
+            xs, y_fit.numpy(), kinks_x, _point_sets(frame, problem), title=frame.t("fit_title"),
+            x_title=problem.input_names[0], y_title=problem.target_name,
+            fit_name=frame.t("fit_name"), kink_name=frame.t("kink_name"),
+        ),
+        key="chart_fit",
+    )  # fmt: skip
+    if run.trainer.task != "regression":
+        return
+    if piecewise:
+        st.metric(frame.t("pieces"), len(kinks_x) + 1, help=frame.t("pieces_help"))
+    else:
+        st.caption(frame.t("not_piecewise", act=net.activation.name))
+
+
+def history_charts(frame: Frame, run: play.LiveRun) -> None:
+    """Loss (log scale) and, for classes, accuracy against the epoch, train and test."""
+    h = run.trainer.history
+    epochs = np.asarray(h.epoch, dtype=np.float32)
+    charts = [("loss", h.train_loss, h.test_loss, run.trainer.loss.name)]
+    if run.trainer.task != "regression":
+        charts.append(("acc", h.train_accuracy, h.test_accuracy, ""))
+    for name, train, test, loss in charts:
+        series = {
+            frame.t(f"train_{name}"): np.asarray(train),
+            frame.t(f"test_{name}"): np.asarray(test),
+        }
+        st.plotly_chart(
+            figures.history(
+                epochs, series, title=frame.t(f"{name}_title"), x_title=frame.t("epoch"),
+                y_title=frame.t(f"{name}_axis", loss=loss), log_y=name == "loss",
+                height=460 if len(charts) == 1 else 300,
+            ),
+            key=f"chart_{name}",
+        )  # fmt: skip
+
+
+# --- looking inside ----------------------------------------------------------------------------
+
+
+def inside(frame: Frame, problem: play.Problem, run: play.LiveRun, view: str) -> None:
+    {
+        "network": network_view,
+        "units": units_view,
+        "classes": classes_view,
+        "shapes": shapes_view,
+        "linear": linear_view,
+    }[view](frame, problem, run)
+
+
+def network_view(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
+    st.markdown(frame.t("network_claim"))
+    net = run.trainer.net
+    outputs = (
+        problem.class_names if run.trainer.task == "multiclass"
+        else [problem.target_name if run.trainer.task == "regression" else "P(1)"]
+    )  # fmt: skip
+    st.plotly_chart(
+        figures.network(
+            net.layer_sizes, [W.cpu().numpy() for W, _ in net.params], problem.feature_names,
+            outputs, title=frame.t("network_chart"),
+            biases=[b.cpu().numpy() for _, b in net.params],
+        ),
+        key="chart_network",
+    )  # fmt: skip
+
+
+def units_view(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
+    st.markdown(frame.t("units_claim"))
+    if problem.dims != 2 or not run.trainer.setup.hidden:
+        st.info(frame.t("units_need"))
+        return
+    xs, ys, points = play.grid(problem, UNIT_GRID)
+    net = run.trainer.net
+    trace = mlp.forward_pass(
+        net.params, net.activation, problem.inputs(points).to(run.trainer.X_train)
+    )
+    maps, labels = [], []
+    for layer, h in enumerate(trace.hidden_outputs, start=1):
+        for unit in range(h.shape[1]):
+            maps.append(h[:, unit].reshape(UNIT_GRID, UNIT_GRID).cpu().numpy())
+            labels.append(frame.t("unit_label", layer=layer, unit=unit + 1))
+    st.plotly_chart(
+        figures.unit_maps(xs, ys, np.stack(maps), labels, columns=8, title=frame.t("units_chart")),
+        key="chart_units",
+    )
+
+
+def classes_view(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
+    st.markdown(frame.t("classes_claim"))
+    t = run.trainer
+    if t.task == "regression":
+        st.info(frame.t("classes_need"))
+        return
+    predicted = training.predicted_class(t.task, t.output(t.X_test))
+    matrix = training.confusion_matrix(t.y_test, predicted, problem.data.n_classes)
+    left, right = st.columns(2)
+    left.plotly_chart(
+        figures.confusion(
+            matrix.cpu().numpy(), problem.class_names, frame.t("confusion_title"),
+            x_title=frame.t("predicted"), y_title=frame.t("true"),
+        ),
+        key="chart_confusion",
+    )  # fmt: skip
+    if problem.dims != 2:
+        return
+    xs, ys, points = play.grid(problem, UNIT_GRID)
+    probs = training.probabilities(t.task, t.output(problem.inputs(points))).cpu()
+    probs = probs.T.reshape(-1, UNIT_GRID, UNIT_GRID).numpy()
+    right.plotly_chart(
+        figures.probability_maps(xs, ys, probs, problem.class_names, frame.t("probability_title")),
+        key="chart_probabilities",
+    )
+
+
+def shapes_view(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
+    st.markdown(frame.t("shapes_claim"))
+    net = run.trainer.net
+    trace = mlp.forward_pass(net.params, net.activation, run.trainer.X_train)
+    rows = [[frame.t("shape_input"), "X", _shape(trace.inputs[0])]]
+    for layer, (W, b) in enumerate(net.params, start=1):
+        h_in = trace.inputs[layer - 1]
+        last = layer == len(net.params)
+        z = trace.output if last else trace.preactivations[layer - 1]
+        name_in = f"H{layer - 1}" if layer > 1 else "X"
+        formula = f"{name_in} {_shape(h_in)} @ W{layer} {_shape(W)} + b{layer} {_shape(b)}"
+        rows.append([frame.t("shape_layer", layer=layer), formula, _shape(z)])
+        if not last:
+            rows.append(
+                [
+                    frame.t("shape_activation", name=net.activation.name),
+                    f"H{layer} = f(Z{layer})",
+                    _shape(trace.hidden_outputs[layer - 1]),
+                ]
+            )
+    header = [frame.t("shape_step"), frame.t("shape_computation"), frame.t("shape_result")]
+    lines = [header, ["---"] * 3, *rows]
+    table, code = st.columns([1, 1])
+    table.markdown("\n".join("| " + " | ".join(cells) + " |" for cells in lines))
+    code.code(inspect.getsource(mlp.forward_pass), language="python")
+
+
+def _shape(t: torch.Tensor) -> str:
+    return "(" + "×".join(str(n) for n in t.shape) + ")"
+
+
+def linear_view(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
+    st.markdown(frame.t("linear_claim"))
+    net, X = run.trainer.net, run.trainer.X_train
+    W, b = mlp.collapse(net.params)
+    gap = (run.trainer.output(X) - (X @ W + b)).abs().max().item()
+    linear = net.activation.name == "identity"
+    st.metric(frame.t("linear_gap"), f"{gap:.2e}", help=frame.t("linear_gap_help"))
+    if linear:
+        st.success(frame.t("linear_equal", layers=len(net.params)))
+    else:
+        st.warning(frame.t("linear_not", act=net.activation.name))
+        st.button(frame.t("linear_try"), key="use_identity", on_click=_use_identity)
+    st.markdown(frame.t("linear_product", shape=_shape(W)))
+    st.code(
+        np.array2string(W.cpu().numpy(), precision=3, suppress_small=True)
+        + "\nb = "
+        + np.array2string(b.cpu().numpy(), precision=3),
+        language=None,
+    )
+
+
+def _use_identity() -> None:
+    st.session_state["act"] = "identity"
+
+
+# --- checks, code and exports ------------------------------------------------------------------
+
+
+def checks(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
+    """Our gradients against autograd now, and our loss curve against torch.nn + torch.optim."""
+    t = run.trainer
+    X, T = t.X_train[:GRADIENT_ROWS], t.T_train[:GRADIENT_ROWS]
+    ours, theirs = t.gradients(X, T), reference_training.gradients(t, X, T)
+    diff = max((a - b).abs().max().item() for a, b in zip(ours, theirs, strict=True))
+    frame.check(frame.t("check_gradients"), diff, 1e-4)
+    upto = min(t.epoch, play.CHECK_EPOCHS)
+    if upto and run.check.get("upto") != upto:
+        run.check = {"upto": upto, **play.pytorch_replay(problem, t.setup, upto)}
+    if run.check.get("epochs"):
+        frame.check(frame.t("check_curve", epochs=run.check["epochs"]), run.check["diff"], 1e-9)
+        with st.expander(frame.t("replay_title"), icon=":material/compare_arrows:"):
+            st.plotly_chart(
+                figures.compare_curves(
+                    np.arange(run.check["epochs"] + 1), run.check["ours"], run.check["theirs"],
+                    title=frame.t("replay_chart"), x_title=frame.t("epoch"),
+                    y_title=frame.t("loss_axis", loss=t.loss.name),
+                    ours_name=frame.t("replay_ours"), theirs_name=frame.t("replay_theirs"),
+                ),
+                key="chart_replay",
+            )  # fmt: skip
+    frame.show_code(
+        training.Trainer.gradients,
+        mlp.forward_pass,
+        mlp.backward_pass,
+        *t.net.activation.functions,
+        *t.loss.functions,
+        type(t.opt).direction,
+        training.Trainer.step,
+    )
+
+
+def exports(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
+    t = run.trainer
+    with st.expander(frame.t("export_title"), icon=":material/download:"):
+        st.caption(frame.t("export_caption", epochs=t.epoch))
+        json_col, pt_col, csv_col = st.columns(3)
+        json_col.download_button(
+            frame.t("export_json"), lambda: play.weights_json(problem, t),
+            file_name="playground_model.json", mime="application/json", key="export_json",
+            on_click="ignore",
+        )  # fmt: skip
+        pt_col.download_button(
+            frame.t("export_state_dict"), lambda: play.state_dict_bytes(t),
+            file_name="playground_model.pt", mime="application/octet-stream",
+            key="export_state_dict", on_click="ignore",
+        )  # fmt: skip
+        csv_col.download_button(
+            frame.t("export_history"), lambda: play.history_csv(t),
+            file_name="playground_history.csv", mime="text/csv", key="export_history",
+            on_click="ignore",
+        )  # fmt: skip
+        st.caption(frame.t("export_load"))
+        st.code(play.sequential_code(t, "playground_model.pt"), language="python")
+
+
+def main() -> None:
+    frame = Frame("playground")
+    claims(frame)
+    controls, results = st.columns([1, 2.3], gap="large")
+    with controls:
+        choice = data_controls(frame)
+        made = make_problem(frame, choice)
+        setup, epochs = network_controls(frame)
+    with results:
+        view = frame.segmented(
+            "view", frame.t("view"), VIEWS, "network", format_func=lambda v: frame.t(f"view_{v}")
+        )
+        if made is None:
+            st.info(frame.t("no_data"))
+            frame.finish()
+            return
+        problem, data_key = made
+        setup = training.Setup(**{**setup.__dict__, "seed": int(choice["seed"])})
+        run = live_run(frame, problem, setup, (data_key, setup))
+        run_buttons(frame, run, epochs)
+        live_results(frame, problem, run, epochs, view)
+        if not run.running:  # while training, the replay would cost a slice of every tick
+            checks(frame, problem, run)
+            exports(frame, problem, run)
+    frame.finish()
+
+
+main()

@@ -1,0 +1,296 @@
+"""AppTest: the playground trained step by step in every mode, from URLs, and with uploads."""
+
+from __future__ import annotations
+
+import pytest
+
+from dlcore import activations, optim
+from tests.app.conftest import check_rows, open_page
+from ui import uploads
+
+PAGE = "pages/playground.py"
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def charts(at) -> set[str]:
+    """Keys of the Plotly charts on the page (st.plotly_chart key=...)."""
+    return {c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")}
+
+
+def chart_keys(at) -> str:
+    return " ".join(c.proto.id for c in at.get("plotly_chart"))
+
+
+def progress(at) -> str:
+    return at.get("progress")[0].proto.text
+
+
+def step(at, times: int = 1):
+    for _ in range(times):
+        at.button(key="step").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def all_checks_pass(at) -> bool:
+    rows = check_rows(at)
+    return bool(rows) and all(row["agrees"] == "✅" for row in rows)
+
+
+def test_default_view_then_one_epoch_learns_and_matches_pytorch():
+    at = open_page(PAGE)
+    assert at.title[0].value == "Neural-network playground"
+    assert at.selectbox(key="data").value == "circle"
+    assert progress(at) == "Epoch 0 of 300"
+    assert set(metrics(at)) == {"Train loss", "Test loss", "Train accuracy", "Test accuracy"}
+    assert "chart_map" in chart_keys(at) and "chart_network" in chart_keys(at)
+    before = float(metrics(at)["Train loss"])
+    assert all_checks_pass(at)  # gradients vs autograd at the start
+
+    step(at, 3)
+    assert progress(at) == "Epoch 3 of 300"
+    assert float(metrics(at)["Train loss"]) < before
+    rows = check_rows(at)
+    curve = next(r for r in rows if "loss curve" in r[next(iter(r))])
+    assert "first 3 epochs" in curve[next(iter(curve))]
+    assert all_checks_pass(at)
+    assert "chart_replay" in chart_keys(at)
+
+
+def test_train_runs_slices_and_pause_stops():
+    at = open_page(PAGE)
+    at.button(key="train").click().run()  # the first slice runs in this very rerun
+    assert not at.exception
+    assert at.button(key="pause").label == "Pause"
+    epoch = int(progress(at).split()[1])
+    assert epoch > 0
+    at.button(key="pause").click().run()
+    assert at.button(key="train").label == "Train"
+    assert int(progress(at).split()[1]) == epoch  # paused: no more slices
+    at.button(key="train").click().run()
+    assert int(progress(at).split()[1]) > epoch  # resumed where it stopped
+
+
+def test_restart_goes_back_to_epoch_zero_with_the_same_start():
+    at = open_page(PAGE)
+    first = metrics(at)["Train loss"]
+    step(at, 2)
+    at.button(key="restart").click().run()
+    assert progress(at) == "Epoch 0 of 300"
+    assert metrics(at)["Train loss"] == first
+
+
+def test_changing_a_setting_starts_a_new_run():
+    at = open_page(PAGE)
+    step(at)
+    at.select_slider(key="lr").set_value(0.1).run()
+    assert progress(at) == "Epoch 0 of 300"
+
+
+@pytest.mark.parametrize("name", ["xor", "blobs", "spiral", "moons", "plane", "hill"])
+def test_every_2d_data_set_trains(name):
+    at = open_page(PAGE, data=name)
+    step(at)
+    assert progress(at) == "Epoch 1 of 300"
+    assert "chart_map" in chart_keys(at)
+    assert all_checks_pass(at)
+
+
+@pytest.mark.parametrize("name", ["sine", "abs", "step", "polynomial"])
+def test_1d_regression_fits_a_curve_and_counts_relu_pieces(name):
+    at = open_page(PAGE, data=name, act="relu")
+    step(at, 2)
+    assert "chart_fit" in chart_keys(at)
+    assert set(metrics(at)) == {"Train loss", "Test loss", "Linear pieces"}
+    assert int(metrics(at)["Linear pieces"]) >= 1
+    at.selectbox(key="act").set_value("tanh").run()
+    assert "Linear pieces" not in metrics(at)
+    assert "smooth" in at.caption.values[-1] or any("smooth" in c.value for c in at.caption)
+
+
+def test_every_activation_and_optimizer_and_penalty():
+    at = open_page(PAGE)
+    for name in activations.NAMES:
+        at.selectbox(key="act").set_value(name).run()
+        step(at)
+    for name in optim.NAMES:
+        at.selectbox(key="opt").set_value(name).run()
+        step(at)
+    for penalty in ("l1", "l2"):
+        at.selectbox(key="reg").set_value(penalty).run()
+        at.select_slider(key="lam").set_value(0.3).run()
+        step(at)
+        assert all_checks_pass(at)
+
+
+def test_extreme_networks():
+    at = open_page(PAGE, layers="0")
+    assert [s.key for s in at.slider if s.key.startswith("units")] == []
+    step(at)
+    at.slider(key="layers").set_value(6).run()
+    for i in range(1, 7):
+        at.slider(key=f"units{i}").set_value(16 if i % 2 else 1).run()
+    at.select_slider(key="batch").set_value(1).run()
+    at.select_slider(key="points").set_value(50).run()
+    step(at)
+    assert not at.exception
+    assert all_checks_pass(at)
+    at.select_slider(key="batch").set_value(2048).run()
+    at.select_slider(key="points").set_value(2000).run()
+    step(at)
+    assert all_checks_pass(at)
+
+
+@pytest.mark.parametrize("view", ["network", "units", "classes", "shapes", "linear"])
+def test_every_view(view):
+    at = open_page(PAGE, view=view, data="blobs", classes="4")
+    step(at)
+    keys = chart_keys(at)
+    expected = {
+        "network": ["chart_network"],
+        "units": ["chart_units"],
+        "classes": ["chart_confusion", "chart_probabilities"],
+        "shapes": [],
+        "linear": [],
+    }[view]
+    assert all(k in keys for k in expected)
+    if view == "shapes":
+        table = next(m.value for m in at.markdown if m.value.startswith("| Step"))
+        assert "X (400×2) @ W1 (2×4) + b1 (4)" in table
+        assert "(400×4)" in table  # the 4 class logits of every training row
+    if view == "linear":
+        assert any("not one linear map" in w.value for w in at.warning)
+        at.button(key="use_identity").click().run()
+        assert at.selectbox(key="act").value == "identity"
+        gap = float(next(m.value for m in at.metric if m.label.startswith("Largest gap")))
+        assert gap < 1e-4
+
+
+def test_softmax_preset_and_confusion_counts_every_test_point():
+    at = open_page(PAGE)
+    at.button(key="preset_softmax").click().run()
+    assert at.selectbox(key="data").value == "blobs"
+    assert at.slider(key="classes").value == 4
+    assert at.segmented_control(key="view").value == "classes"
+    step(at, 2)
+    assert "chart_confusion" in chart_keys(at)
+
+
+def test_url_restores_the_view():
+    at = open_page(
+        PAGE, data="spiral", classes="3", layers="3", units2="9", act="relu", opt="sgd",
+        lr="0.3", batch="8", reg="l2", lam="0.01", epochs="50", seed="42", view="units",
+    )  # fmt: skip
+    assert at.selectbox(key="data").value == "spiral"
+    assert at.slider(key="classes").value == 3
+    assert at.slider(key="layers").value == 3
+    assert at.slider(key="units2").value == 9
+    assert at.selectbox(key="act").value == "relu"
+    assert at.selectbox(key="opt").value == "sgd"
+    assert at.select_slider(key="lr").value == 0.3
+    assert at.select_slider(key="batch").value == 8
+    assert at.selectbox(key="reg").value == "l2"
+    assert at.number_input(key="seed").value == 42
+    assert at.segmented_control(key="view").value == "units"
+    assert progress(at) == "Epoch 0 of 50"
+
+
+def test_tampered_url_falls_back_to_defaults():
+    at = open_page(
+        PAGE, data="../../etc", layers="99", act="eval", lr="1e9", batch="-3", view="<b>",
+        seed="abc", classes="1000", features="x3",
+    )  # fmt: skip
+    assert at.selectbox(key="data").value == "circle"
+    assert at.slider(key="layers").value == 2
+    assert at.selectbox(key="act").value == "tanh"
+    assert at.select_slider(key="lr").value == 0.01
+    assert at.segmented_control(key="view").value == "network"
+    step(at)
+
+
+def test_huge_learning_rate_diverges_with_advice_and_stops():
+    at = open_page(PAGE, data="sine", opt="sgd", lr="10.0", layers="3")
+    assert at.select_slider(key="lr").value == 10.0
+    for _ in range(5):
+        if at.button(key="step").disabled:
+            break
+        step(at)
+    errors = [e.value for e in at.error]
+    assert errors and "diverged" in errors[0] and "Lower the learning rate" in errors[0]
+    assert at.button(key="step").disabled and at.button(key="train").disabled
+    assert metrics(at)["Train loss"] in ("NaN", "∞") or float(metrics(at)["Train loss"]) > 1e6
+
+
+def test_chinese_prose():
+    at = open_page(PAGE, lang="zh")
+    assert at.title[0].value == "神经网络训练场"
+    step(at)
+
+
+# --- uploads ------------------------------------------------------------------------------------
+
+
+def upload(at, name: str, data: bytes):
+    at.file_uploader(key="upload_file").set_value((name, data, "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_uploaded_csv_with_three_text_classes_trains():
+    at = open_page(PAGE, data="upload")
+    assert "Upload a CSV" in at.info[0].value
+    data = uploads.sample_path("blobs_3_classes.csv").read_bytes()
+    upload(at, "blobs.csv", data)
+    assert at.selectbox(key="upload_target").value == "label"
+    assert at.multiselect(key="upload_features").value == ["x1", "x2"]
+    assert any("3 classes: apple, banana" in c.value for c in at.caption)
+    step(at, 2)
+    assert progress(at) == "Epoch 2 of 300"
+    assert "chart_map" in chart_keys(at)
+    assert all_checks_pass(at)
+
+
+def test_uploaded_regression_with_four_features_has_no_map_but_trains():
+    at = open_page(PAGE, data="upload")
+    upload(at, "housing.csv", uploads.sample_path("housing_small.csv").read_bytes())
+    at.multiselect(key="upload_features").set_value(
+        ["area_m2", "rooms", "age_years", "distance_km"]
+    ).run()
+    step(at)
+    assert any("4 input columns" in i.value for i in at.info)
+    assert set(metrics(at)) == {"Train loss", "Test loss"}
+    assert all_checks_pass(at)
+
+
+def test_uploaded_semicolons_and_decimal_commas_fit_a_1d_curve():
+    at = open_page(PAGE, data="upload")
+    data = uploads.sample_path("regression_semicolon_decimal_comma.csv").read_bytes()
+    upload(at, "reg.csv", data)
+    step(at)
+    assert "chart_fit" in chart_keys(at)
+
+
+@pytest.mark.parametrize(
+    "name,data,expected",
+    [
+        ("pic.csv", b"\x89PNG\r\n\x1a\n" + bytes(100), "PNG image"),
+        (
+            "words.csv",
+            b"a,b,c\nx,y,z\nu,v,w\n" * 10,
+            "no column other than the target holds numbers",
+        ),
+        ("one.csv", b"x1,x2,label\n" + b"1,2,a\n" * 30, "only one class"),
+        ("gaps.csv", b"x1,x2,y\n1,,0\n,2,1\n" + b",,\n" * 20, "missing"),
+        ("big.csv", b"x,y\n" + b"1,2\n" * (uploads.MAX_ROWS + 5), "rows"),
+        ("empty.csv", b"", "empty"),
+    ],
+)
+def test_broken_uploads_get_a_precise_message(name, data, expected):
+    at = open_page(PAGE, data="upload")
+    upload(at, name, data)
+    messages = " ".join(e.value for e in at.error).lower()
+    assert expected.lower() in messages, messages
+    assert not at.get("progress")  # nothing to train on, and nothing crashed

@@ -1,0 +1,82 @@
+"""The playground in a real browser: live training updates, an uploaded CSV trained on."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from ui import uploads
+
+pytestmark = pytest.mark.e2e
+
+# The data of the decision-boundary map, whatever form Plotly keeps it in (typed arrays, or
+# Streamlit's base64 `bdata` objects).
+MAP_DATA_JS = """(el) => JSON.stringify(el.data.map((t) => {
+  const z = t.z;
+  if (!z) return null;
+  if (z.bdata) return z.bdata;
+  return Array.from(z, (row) => Array.from(row));
+}))"""
+
+# Distinct texts of the progress bar seen within a time limit: one per live update.
+PROGRESS_UPDATES_JS = """([wanted, limitMs]) => new Promise((resolve) => {
+  const seen = new Set();
+  const start = performance.now();
+  const timer = setInterval(() => {
+    const bar = document.querySelector('[data-testid="stProgress"]');
+    if (bar) seen.add(bar.textContent);
+    if (seen.size >= wanted || performance.now() - start > limitMs) {
+      clearInterval(timer);
+      resolve([...seen]);
+    }
+  }, 10);
+})"""
+
+
+def epoch(text: str) -> int:
+    return int(re.search(r"Epoch (\d+)", text).group(1))
+
+
+def test_training_updates_the_page_live_and_pauses(app):
+    app.open("/playground?epochs=5000")  # long enough to pause before the end
+    progress = app.main.get_by_test_id("stProgress")
+    expect(progress).to_contain_text("Epoch 0 of 5000")
+    app.main.get_by_role("button", name="Train").click()
+    seen = app.page.evaluate(PROGRESS_UPDATES_JS, [6, 30_000])
+    epochs = sorted({epoch(text) for text in seen})
+    assert len(epochs) >= 6, seen  # several redraws, each further on
+    app.main.get_by_role("button", name="Pause").click()
+    expect(app.main.get_by_role("button", name="Train")).to_be_visible()
+    app.idle()
+    paused = epoch(progress.text_content())
+    assert paused >= epochs[-1]
+    app.main.get_by_role("button", name="One epoch").click()
+    expect(progress).to_contain_text(f"Epoch {paused + 1} of 5000")
+    app.idle()
+
+
+def test_uploaded_csv_trains_and_the_boundary_changes(app):
+    app.open("/playground?data=upload")
+    expect(app.main).to_contain_text("Upload a CSV file")
+    csv = uploads.sample_path("blobs_3_classes.csv")
+    app.main.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(csv))
+    expect(app.main).to_contain_text("3 classes: apple, banana")
+    progress = app.main.get_by_test_id("stProgress")
+    expect(progress).to_contain_text("Epoch 0 of 300")
+    app.idle()
+    app.drawn()
+    chart = app.main.locator(".st-key-chart_map .js-plotly-plot")
+    before = chart.evaluate(MAP_DATA_JS)
+
+    app.main.get_by_role("button", name="Train").click()
+    expect(progress).to_contain_text(re.compile(r"Epoch ([3-9]\d|\d{3}) of 300"))
+    app.main.get_by_role("button", name="Pause").click()
+    expect(app.main.get_by_role("button", name="Train")).to_be_visible()
+    app.idle()
+    app.drawn()
+    after = chart.evaluate(MAP_DATA_JS)
+    assert after != before  # the boundary moved as the net trained
+    test_accuracy = app.main.get_by_test_id("stMetricValue").nth(3).text_content()
+    assert float(test_accuracy.rstrip("%")) > 80

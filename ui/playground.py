@@ -1,0 +1,275 @@
+"""The playground's glue: data ready for the trainer, a session's live run, and the exports."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import math
+import os
+import threading
+import time
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from dlcore import datasets, training
+from dlcore.reference import training as reference_training
+from ui import uploads
+
+# Work limits per learner, so that one session cannot starve the others on a shared server.
+RUN_CAP_S = 90.0  # compute seconds one training run may use, all slices together
+SLICE_S = 0.06  # compute per live update; the rest of each tick draws the charts
+TICK_S = 0.1  # seconds between live updates: ten a second
+STEP_WAIT_S = 5.0  # how long a "step" click waits for a free training slot
+# Concurrent training slices: one core is always left for learners who move sliders.
+SLOTS = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) - 1))
+CHECK_STEPS = 1_500  # optimizer steps the PyTorch replay may take (twice: ours and theirs)
+CHECK_EPOCHS = 20
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """A data set as the trainer sees it, and what the pages need to draw it in raw units."""
+
+    data: training.Data  # model inputs (features, standardised) and targets
+    raw_train: Tensor  # (N, D) inputs before features and scaling, for plots
+    raw_test: Tensor  # (M, D)
+    input_names: list[str]  # the D raw columns
+    feature_names: list[str]  # the F model inputs
+    class_names: list[str]  # [] for regression
+    target_name: str
+    features: tuple[str, ...]  # feature-map names when D == 2 and features are used, else ()
+    mean: Tensor  # (F,) feature scaling, from the training rows
+    std: Tensor  # (F,)
+    y_mean: float = 0.0  # regression targets are trained standardised; these undo it
+    y_std: float = 1.0
+
+    @property
+    def dims(self) -> int:
+        return self.raw_train.shape[1]
+
+    def inputs(self, X_raw: Tensor) -> Tensor:
+        """Model inputs for raw points (a plotting grid, say), scaled like the training rows."""
+        X = datasets.feature_map(X_raw, self.features) if self.features else X_raw
+        return (X - self.mean) / self.std
+
+    def target_units(self, y: Tensor) -> Tensor:
+        """Regression outputs back in the target's own units."""
+        return y * self.y_std + self.y_mean
+
+
+def feature_label(feature: str, input_names: Sequence[str]) -> str:
+    """'x₁²' with the data's own column names in place of x₁ and x₂."""
+    first, second = input_names
+    return datasets.FEATURE_LABELS[feature].replace("x₁", first).replace("x₂", second)
+
+
+def _problem(
+    X_raw: Tensor,
+    y: Tensor,
+    n_classes: int,
+    test_fraction: float,
+    seed: int,
+    features: Sequence[str],
+    names: tuple[list[str], list[str], str],
+) -> Problem:
+    """Split, map features (2-D inputs only), standardise inputs and regression targets."""
+    input_names, class_names, target_name = names
+    split = datasets.train_test_split(X_raw, y, test_fraction, seed)
+    features = tuple(features) if X_raw.shape[1] == 2 else ()
+    if features:
+        feature_names = [feature_label(f, input_names) for f in features]
+        X_train = datasets.feature_map(split.X_train, features)
+        X_test = datasets.feature_map(split.X_test, features)
+    else:
+        feature_names, X_train, X_test = list(input_names), split.X_train, split.X_test
+    scaled = datasets.standardize(X_train, X_test)
+    y_train, y_test, y_mean, y_std = split.y_train, split.y_test, 0.0, 1.0
+    if n_classes == 0:
+        # Targets in the thousands would need another learning rate; scaled, one range fits all.
+        y_mean = split.y_train.mean().item()
+        y_std = split.y_train.std(correction=0).item() or 1.0
+        y_train, y_test = (y_train - y_mean) / y_std, (y_test - y_mean) / y_std
+    data = training.Data(
+        scaled.train, y_train, scaled.test, y_test, training.task_of(n_classes), n_classes
+    )
+    return Problem(
+        data=data,
+        raw_train=split.X_train,
+        raw_test=split.X_test,
+        input_names=list(input_names),
+        feature_names=feature_names,
+        class_names=class_names,
+        target_name=target_name,
+        features=features,
+        mean=scaled.mean,
+        std=scaled.std,
+        y_mean=y_mean,
+        y_std=y_std,
+    )
+
+
+def generated(
+    name: str,
+    n: int,
+    noise: float,
+    seed: int,
+    test_fraction: float,
+    features: Sequence[str],
+    k: int,
+) -> Problem:
+    """A built-in data set; k is the number of classes where the set has one (blobs, spiral)."""
+    params = {"k": k} if "k" in datasets.DEFAULT_PARAMS[name] else {}
+    X, y = datasets.get(name, n, noise, seed, **params)
+    classification = name in datasets.CLASSIFICATION
+    n_classes = datasets.num_classes(name, **params) if classification else 0
+    input_names = ["x₁", "x₂"][: X.shape[1]] if X.shape[1] == 2 else ["x"]
+    class_names = [str(c) for c in range(n_classes)]
+    return _problem(X, y, n_classes, test_fraction, seed, features, (input_names, class_names, "y"))
+
+
+def uploaded(
+    prepared: uploads.Prepared, test_fraction: float, seed: int, features: Sequence[str]
+) -> Problem:
+    """An uploaded table (already checked by ui.uploads) as a training problem."""
+    n_classes = len(prepared.classes) if prepared.task == "classification" else 0
+    names = (list(prepared.features), list(prepared.classes), prepared.target)
+    return _problem(prepared.X, prepared.y, n_classes, test_fraction, seed, features, names)
+
+
+def grid(problem: Problem, points: int) -> tuple[np.ndarray, np.ndarray, Tensor]:
+    """Axis values and the (points², D) raw inputs of a grid over the data, 5% margin around."""
+    X = torch.cat((problem.raw_train, problem.raw_test))
+    lo, hi = X.min(dim=0).values, X.max(dim=0).values
+    pad = 0.05 * (hi - lo).clamp(min=1e-3)
+    axes = [torch.linspace(a, b, points) for a, b in zip(lo - pad, hi + pad, strict=True)]
+    if problem.dims == 1:
+        return axes[0].numpy(), np.zeros(0, np.float32), axes[0][:, None]
+    gy, gx = torch.meshgrid(axes[1], axes[0], indexing="ij")  # row i = y value i
+    return axes[0].numpy(), axes[1].numpy(), torch.stack((gx.ravel(), gy.ravel()), dim=1)
+
+
+# --- the live run of one session -------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class LiveRun:
+    """A training run kept in one learner's session state between reruns."""
+
+    key: Hashable  # the data and setup it was made for: any change starts a new run
+    trainer: training.Trainer
+    running: bool = False
+    compute_s: float = 0.0
+    stopped: str = ""  # "", "done", "diverged" or "cap"
+    waited: bool = False  # the last slice found every training slot busy
+    check: dict = field(default_factory=dict)
+
+    def advance(self, epochs: int, budget_s: float = SLICE_S, wait_s: float = 0.0) -> None:
+        """Train for up to budget_s towards `epochs`, if a slot is free within wait_s."""
+        self.waited = not SLOTS.acquire(timeout=wait_s) if wait_s else not SLOTS.acquire(False)
+        if self.waited:
+            return
+        try:
+            start = time.perf_counter()
+            budget = min(budget_s, max(0.0, RUN_CAP_S - self.compute_s))
+            self.trainer.run(epochs, budget)
+            self.compute_s += time.perf_counter() - start
+        finally:
+            SLOTS.release()
+        self._update_stop(epochs)
+
+    def _update_stop(self, epochs: int) -> None:
+        if self.trainer.diverged:
+            self.stopped = "diverged"
+        elif self.trainer.epoch >= epochs:
+            self.stopped = "done"
+        elif self.compute_s >= RUN_CAP_S:
+            self.stopped = "cap"
+        else:
+            self.stopped = ""
+        if self.stopped:
+            self.running = False
+
+
+def pytorch_replay(problem: Problem, setup: training.Setup, epochs: int) -> dict:
+    """Our trainer and nn.Linear + autograd + torch.optim, from one start, in float64.
+
+    Float64 so that the difference shows the method, not float32 rounding amplified by many
+    steps. The replay stops at CHECK_STEPS optimizer steps, whole epochs only.
+    """
+    n = problem.data.X_train.shape[0]
+    per_epoch = math.ceil(n / setup.batch_size)
+    epochs = min(epochs, CHECK_EPOCHS, CHECK_STEPS // per_epoch)
+    if epochs < 1:
+        return {"epochs": 0}
+    ours = training.Trainer(problem.data, setup, dtype=torch.float64)
+    theirs = reference_training.loss_curve(ours, epochs)
+    ours.run(epochs)
+    a, b = np.array(ours.history.train_loss), np.array(theirs)
+    both_nan = np.isnan(a) & np.isnan(b)
+    diff = float(np.nanmax(np.abs(a - b))) if not both_nan.all() else 0.0
+    return {"epochs": epochs, "ours": a, "theirs": b, "diff": diff}
+
+
+# --- exports ---------------------------------------------------------------------------------
+
+
+def weights_json(problem: Problem, trainer: training.Trainer) -> str:
+    """The trained net as JSON: layers, activation, inputs and their scaling, classes."""
+    net = trainer.net
+    doc = {
+        "format": "dl-cheatsheet playground model, layer = x @ W + b, W shaped (in, out)",
+        "layer_sizes": list(net.layer_sizes),
+        "activation": {"name": net.activation.name, **net.activation.params},
+        "task": trainer.task,
+        "inputs": problem.input_names,
+        "features": problem.feature_names,
+        "feature_mean": problem.mean.tolist(),
+        "feature_std": problem.std.tolist(),
+        "classes": problem.class_names,
+        "target": problem.target_name,
+        "target_mean": problem.y_mean,
+        "target_std": problem.y_std,
+        "epochs_trained": trainer.epoch,
+        "layers": [{"W": W.tolist(), "b": b.tolist()} for W, b in net.params],
+    }
+    return json.dumps(doc, indent=1, ensure_ascii=False)
+
+
+def state_dict_bytes(trainer: training.Trainer) -> bytes:
+    """torch.save of the state_dict of reference.training.sequential for this net."""
+    state = {}
+    for i, (W, b) in enumerate(trainer.net.params):
+        # Linear layers sit at every other index of the Sequential, activations between.
+        state[f"{2 * i}.weight"] = W.detach().T.contiguous().cpu()  # nn.Linear keeps (out, in)
+        state[f"{2 * i}.bias"] = b.detach().clone().cpu()
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def sequential_code(trainer: training.Trainer, file_name: str) -> str:
+    """Python that rebuilds the net in torch.nn and loads the exported state_dict."""
+    cls, kwargs = reference_training.module_spec(trainer.net.activation)
+    args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+    modules = []
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(trainer.net.layer_sizes)):
+        if i:
+            modules.append(f"nn.{cls}({args})")
+        modules.append(f"nn.Linear({n_in}, {n_out})")
+    body = ",\n    ".join(modules)
+    return (
+        "import torch\nfrom torch import nn\n\n"
+        f"model = nn.Sequential(\n    {body},\n)\n"
+        f'model.load_state_dict(torch.load("{file_name}"))\n'
+    )
+
+
+def history_csv(trainer: training.Trainer) -> str:
+    """Epoch, train/test loss and accuracy, one row per evaluation."""
+    return pd.DataFrame(trainer.history.columns()).to_csv(index=False)
