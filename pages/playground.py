@@ -35,7 +35,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "neuron": {"data": "xor", "layers": 0},
     "layers": {"view": "shapes"},
     "linear": {"act": "identity", "layers": 3, "view": "linear"},
-    "pieces": {"data": "sine", "act": "relu", "units1": 8, "units2": 8, "lr": 0.03},
+    "pieces": {"data": "sine", "noise": 0.1, "act": "relu", "units1": 8, "units2": 8, "lr": 0.03},
     "softmax": {"data": "blobs", "classes": 4, "view": "classes"},
     "spiral": {"data": "spiral", "layers": 3, "units1": 8, "units2": 8, "units3": 8},
 }
@@ -89,10 +89,14 @@ def feature_control(frame: Frame, input_names: list[str]) -> list[str]:
         format_func=lambda label: play.feature_label(FEATURE_OPTIONS[label], input_names),
         help=frame.t("features_help"),
     )
-    return [FEATURE_OPTIONS[label] for label in chosen] or ["x1", "x2"]
+    if not chosen:
+        st.caption(frame.t("features_empty"))
+        return ["x1", "x2"]
+    return [FEATURE_OPTIONS[label] for label in chosen]
 
 
-def network_controls(frame: Frame) -> tuple[training.Setup, int]:
+def network_controls(frame: Frame, seed: int) -> tuple[training.Setup, int]:
+    """The net and its training; `seed` (the data's) also draws the weights and batch order."""
     st.subheader(frame.t("network_title"))
     layers = frame.slider("layers", frame.t("layers"), 0, MAX_LAYERS, 2)
     hidden = []
@@ -125,7 +129,7 @@ def network_controls(frame: Frame) -> tuple[training.Setup, int]:
         batch_size=int(batch),
         penalty=penalty,
         lam=float(lam) if penalty != "none" else 0.0,
-        seed=0,  # filled in with the data seed: one seed reproduces the whole experiment
+        seed=seed,
     )
     return setup, int(epochs)
 
@@ -245,13 +249,13 @@ def run_buttons(frame: Frame, run: play.LiveRun, epochs: int) -> None:
     if run.running:
         train_col.button(
             frame.t("pause"), key="pause", type="primary", icon=":material/pause:",
-            on_click=_set_running, args=(run, False), use_container_width=True,
+            on_click=_set_running, args=(run, False), width="stretch",
         )  # fmt: skip
     else:
         train_col.button(
             frame.t("train"), key="train", type="primary", icon=":material/play_arrow:",
             on_click=_set_running, args=(run, True), disabled=finished,
-            use_container_width=True,
+            width="stretch",
         )  # fmt: skip
     step_col.button(
         frame.t("step"),
@@ -260,14 +264,14 @@ def run_buttons(frame: Frame, run: play.LiveRun, epochs: int) -> None:
         on_click=_step,
         args=(run, epochs),
         disabled=finished,
-        use_container_width=True,
+        width="stretch",
     )
     restart_col.button(
         frame.t("restart"),
         key="restart",
         icon=":material/replay:",
         on_click=_restart,
-        use_container_width=True,
+        width="stretch",
     )
 
 
@@ -278,8 +282,7 @@ def _set_running(run: play.LiveRun, running: bool) -> None:
 def _step(run: play.LiveRun, epochs: int) -> None:
     """One more epoch, now (a click waits its turn for a training slot)."""
     run.running = False
-    run.advance(min(epochs, run.trainer.epoch + 1), budget_s=play.RUN_CAP_S,
-                wait_s=play.STEP_WAIT_S)  # fmt: skip
+    run.advance(epochs, play.RUN_CAP_S, play.STEP_WAIT_S, until=run.trainer.epoch + 1)
 
 
 def _restart() -> None:
@@ -298,7 +301,7 @@ def live_results(
             if not run.running:  # finished, diverged or capped: stop the timer
                 st.rerun()
         status(frame, run, epochs)
-        maps, curves = st.columns([1.25, 1])
+        maps, curves = st.columns([3, 2])
         with maps:
             main_chart(frame, problem, run)
         with curves:
@@ -644,7 +647,7 @@ def main() -> None:
     with controls:
         choice = data_controls(frame)
         made = make_problem(frame, choice)
-        setup, epochs = network_controls(frame)
+        setup, epochs = network_controls(frame, int(choice["seed"]))
     with results:
         view = frame.segmented(
             "view", frame.t("view"), VIEWS, "network", format_func=lambda v: frame.t(f"view_{v}")
@@ -654,7 +657,6 @@ def main() -> None:
             frame.finish()
             return
         problem, data_key = made
-        setup = training.Setup(**{**setup.__dict__, "seed": int(choice["seed"])})
         run = live_run(frame, problem, setup, (data_key, setup))
         run_buttons(frame, run, epochs)
         live_results(frame, problem, run, epochs, view)

@@ -169,15 +169,21 @@ class LiveRun:
     waited: bool = False  # the last slice found every training slot busy
     check: dict = field(default_factory=dict)
 
-    def advance(self, epochs: int, budget_s: float = SLICE_S, wait_s: float = 0.0) -> None:
-        """Train for up to budget_s towards `epochs`, if a slot is free within wait_s."""
+    def advance(
+        self, epochs: int, budget_s: float = SLICE_S, wait_s: float = 0.0, until: int | None = None
+    ) -> None:
+        """Train for up to budget_s towards epoch `until` (default: the run's `epochs`).
+
+        Only when a training slot is free within wait_s; the run stops for good once it reaches
+        `epochs`, diverges, or spends its compute cap.
+        """
         self.waited = not SLOTS.acquire(timeout=wait_s) if wait_s else not SLOTS.acquire(False)
         if self.waited:
             return
         try:
             start = time.perf_counter()
             budget = min(budget_s, max(0.0, RUN_CAP_S - self.compute_s))
-            self.trainer.run(epochs, budget)
+            self.trainer.run(epochs if until is None else min(until, epochs), budget)
             self.compute_s += time.perf_counter() - start
         finally:
             SLOTS.release()

@@ -385,8 +385,8 @@ def test_fit_1d_marks_the_kinks_on_the_curve():
     train = PointSet("train", RNG.uniform(-2, 2, (10, 1)), RNG.normal(size=10))
     test = PointSet("test", RNG.uniform(-2, 2, 4), RNG.normal(size=4), "circle-open")
     fig = figures.fit_1d(x, y, kinks, [train, test], "fit", "x", "y", "net", "kinks")
-    curve, tr, te, marks = fig.data
-    assert (curve.name, tr.name, te.name, marks.name) == ("net", "train", "test", "kinks")
+    tr, te, curve, marks = fig.data  # data below, the fit and its kinks on top
+    assert (tr.name, te.name, curve.name, marks.name) == ("train", "test", "net", "kinks")
     np.testing.assert_allclose(curve.y, y, rtol=1e-6)
     np.testing.assert_allclose(tr.x, train.X[:, 0], rtol=1e-6)  # (N, 1) flattened
     assert tr.x.shape == (10,) and te.x.shape == (4,)

@@ -643,7 +643,9 @@ def history(
         }
         for i, (name, values) in enumerate(series.items())
     ]
-    fig_layout: dict[str, Any] = {"height": height}
+    # Two short entries fit beside the title; below the plot they would hit the axis title.
+    legend = {"orientation": "h", "x": 1.0, "xanchor": "right", "y": 1.02, "yanchor": "bottom"}
+    fig_layout: dict[str, Any] = {"height": height, "legend": legend}
     if log_y:
         fig_layout["yaxis"] = {"title": {"text": y_title}, **LOG_AXIS}
     return figure(traces, title, x_title, y_title, hovermode="x unified", **fig_layout)
@@ -786,27 +788,29 @@ def fit_1d(
     """A 1-D regression: the fitted curve (x_grid ascending), the data, and the kinks."""
     x_grid = np.asarray(x_grid, dtype=np.float32)
     y_fit = np.asarray(y_fit, dtype=np.float32)
+    # The data first and faded, so that the fitted curve and its kinks are drawn on top of it.
     traces: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "x": np.asarray(ps.X, dtype=np.float32).reshape(-1),
+            "y": np.asarray(ps.y, dtype=np.float32),
+            "name": ps.name,
+            "mode": "markers",
+            "opacity": 0.55,
+            "marker": {**_marker_style(ps.symbol), "color": PALETTE[(1 + s) % len(PALETTE)]},
+        }
+        for s, ps in enumerate(points)
+    ]
+    traces.append(
         {
             "type": "scatter",
             "x": x_grid,
             "y": y_fit,
             "name": fit_name,
             "mode": "lines",
-            "line": {"color": PALETTE[0], "width": 3},
+            "line": {"color": PALETTE[7], "width": 3.5},
         }
-    ]
-    for s, ps in enumerate(points):
-        traces.append(
-            {
-                "type": "scatter",
-                "x": np.asarray(ps.X, dtype=np.float32).reshape(-1),
-                "y": np.asarray(ps.y, dtype=np.float32),
-                "name": ps.name,
-                "mode": "markers",
-                "marker": {**_marker_style(ps.symbol), "color": PALETTE[(1 + s) % len(PALETTE)]},
-            }
-        )
+    )
     # Only kinks inside the drawn range: one outside would stretch the axis to an empty area.
     k = np.sort(np.asarray(kinks, dtype=np.float32).reshape(-1))
     k = k[(k >= x_grid.min()) & (k <= x_grid.max())] if x_grid.size else k[:0]
@@ -817,7 +821,12 @@ def fit_1d(
             "y": np.interp(k, x_grid, y_fit).astype(np.float32) if k.size else k,
             "name": kink_name,
             "mode": "markers",
-            "marker": {"symbol": "x", "size": 11, "color": PALETTE[3], "line": {"width": 1}},
+            "marker": {
+                "symbol": "x",
+                "size": 13,
+                "color": PALETTE[3],
+                "line": {"width": 1.5, "color": "#ffffff"},
+            },
         }
     )
     return figure(traces, title, x_title, y_title)

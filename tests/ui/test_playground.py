@@ -1,0 +1,156 @@
+"""ui.playground: problems from data, the live run's limits, and the exports."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from dlcore import training
+from dlcore.reference import training as reference_training
+from ui import playground as play
+from ui import uploads
+
+
+def circle(features=("x1", "x2")) -> play.Problem:
+    return play.generated("circle", 200, 0.3, 1, 0.25, list(features), 2)
+
+
+def test_generated_problem_scales_with_training_rows_only():
+    p = circle(["x1", "x2", "x1_sq", "x1_x2"])
+    assert p.data.X_train.shape == (150, 4) and p.data.X_test.shape == (50, 4)
+    assert p.feature_names == ["x₁", "x₂", "x₁²", "x₁·x₂"]
+    torch.testing.assert_close(p.data.X_train.mean(0), torch.zeros(4), atol=1e-5, rtol=0)
+    torch.testing.assert_close(p.inputs(p.raw_train), p.data.X_train)  # a grid goes the same way
+    assert p.data.task == "binary" and p.class_names == ["0", "1"]
+
+
+def test_regression_targets_are_standardised_and_restored():
+    p = play.generated("polynomial", 300, 0.1, 0, 0.2, [], 2)
+    assert p.dims == 1 and p.features == ()
+    assert abs(p.data.y_train.mean().item()) < 1e-5
+    assert p.data.y_train.std(correction=0).item() == pytest.approx(1.0, rel=1e-4)
+    restored = p.target_units(p.data.y_train)
+    assert restored.std().item() > 0.1  # back in the target's own units
+
+
+def test_uploaded_text_classes_and_named_features():
+    table = uploads.read_csv(uploads.sample_path("blobs_3_classes.csv").read_bytes(), "b.csv")
+    prepared = uploads.to_tensors(table, ["x1", "x2"], "label")
+    p = play.uploaded(prepared, 0.2, 0, ["x1", "x1_x2"])
+    assert p.data.task == "multiclass" and p.data.n_classes == 3
+    assert p.feature_names == ["x1", "x1·x2"]
+    assert p.class_names == prepared.classes
+
+
+def test_grid_covers_the_data():
+    p = circle()
+    xs, ys, points = play.grid(p, 30)
+    assert points.shape == (900, 2) and xs.shape == ys.shape == (30,)
+    X = torch.cat((p.raw_train, p.raw_test))
+    assert xs[0] < X[:, 0].min() and xs[-1] > X[:, 0].max()
+
+
+def test_live_run_stops_at_the_epoch_target_and_reports_done():
+    p = circle()
+    run = play.LiveRun(
+        "k", training.Trainer(p.data, training.Setup((4,), "tanh", "adam", 0.01, 16))
+    )
+    run.running = True
+    run.advance(3, budget_s=10.0, until=1)  # one step of a 3-epoch run: not finished
+    assert run.trainer.epoch == 1 and run.running and run.stopped == ""
+    run.advance(3, budget_s=10.0)
+    assert run.trainer.epoch == 3 and not run.running and run.stopped == "done"
+
+
+def test_live_run_compute_cap(monkeypatch):
+    p = circle()
+    run = play.LiveRun("k", training.Trainer(p.data, training.Setup((4,), "tanh", "sgd", 0.01, 1)))
+    run.running = True
+    monkeypatch.setattr(play, "RUN_CAP_S", 0.05)
+    run.advance(10_000, budget_s=10.0)
+    assert run.stopped == "cap" and not run.running
+    assert 0.05 <= run.compute_s < 1.0
+
+
+def test_live_run_waits_when_every_slot_is_busy():
+    p = circle()
+    run = play.LiveRun("k", training.Trainer(p.data, training.Setup((4,), "tanh", "sgd", 0.01, 8)))
+    taken = 0
+    while play.SLOTS.acquire(blocking=False):
+        taken += 1
+    try:
+        run.advance(5)
+        assert run.waited and run.trainer.steps == 0
+    finally:
+        for _ in range(taken):
+            play.SLOTS.release()
+    run.advance(5)
+    assert not run.waited and run.trainer.steps > 0
+
+
+def test_live_run_diverged():
+    p = play.generated("sine", 200, 0.1, 0, 0.2, [], 2)
+    run = play.LiveRun(
+        "k", training.Trainer(p.data, training.Setup((8, 8), "relu", "sgd", 10.0, 8))
+    )
+    run.running = True
+    run.advance(100, budget_s=10.0)
+    assert run.stopped == "diverged" and not run.running
+
+
+def trained(task: str = "multiclass") -> tuple[play.Problem, training.Trainer]:
+    p = play.generated("blobs", 200, 0.3, 2, 0.2, ["x1", "x2", "x2_sq"], 3)
+    trainer = training.Trainer(p.data, training.Setup((5, 3), "leaky_relu", "adam", 0.01, 16))
+    trainer.run(3)
+    return p, trainer
+
+
+def test_state_dict_loads_into_the_torch_nn_model_and_gives_the_same_outputs():
+    p, trainer = trained()
+    model = reference_training.sequential(trainer.net.layer_sizes, trainer.net.activation)
+    state = torch.load(io.BytesIO(play.state_dict_bytes(trainer)))
+    model.load_state_dict(state)  # strict: every key and shape matches
+    with torch.no_grad():
+        torch.testing.assert_close(model(p.data.X_test), trainer.output(p.data.X_test))
+    code = play.sequential_code(trainer, "m.pt")
+    assert "nn.Linear(3, 5)" in code and "nn.LeakyReLU(negative_slope=0.01)" in code
+    assert 'model.load_state_dict(torch.load("m.pt"))' in code
+
+
+def test_weights_json_rebuilds_the_net():
+    p, trainer = trained()
+    doc = json.loads(play.weights_json(p, trainer))
+    assert doc["layer_sizes"] == [3, 5, 3, 3] and doc["epochs_trained"] == 3
+    assert doc["features"] == ["x₁", "x₂", "x₂²"] and doc["classes"] == ["0", "1", "2"]
+    h = p.inputs(p.raw_test).numpy()
+    np.testing.assert_allclose(h, p.data.X_test.numpy(), rtol=1e-6)
+    for i, layer in enumerate(doc["layers"]):
+        h = h @ np.array(layer["W"]) + np.array(layer["b"])
+        if i < len(doc["layers"]) - 1:
+            h = np.where(h > 0, h, doc["activation"]["alpha"] * h)
+    np.testing.assert_allclose(h, trainer.output(p.data.X_test).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_history_csv():
+    _, trainer = trained()
+    table = pd.read_csv(io.StringIO(play.history_csv(trainer)))
+    assert list(table.columns) == [
+        "epoch", "train_loss", "test_loss", "train_accuracy", "test_accuracy",
+    ]  # fmt: skip
+    assert table["epoch"].tolist() == [0, 1, 2, 3]
+    assert table["train_loss"].tolist() == pytest.approx(trainer.history.train_loss)
+
+
+def test_pytorch_replay_agrees_and_respects_the_step_budget():
+    p = circle()
+    setup = training.Setup((4, 4), "tanh", "rmsprop", 0.01, 16)
+    replay = play.pytorch_replay(p, setup, 5)
+    assert replay["epochs"] == 5 and replay["diff"] < 1e-12
+    assert len(replay["ours"]) == len(replay["theirs"]) == 6
+    tiny_batches = training.Setup((4,), "tanh", "sgd", 0.01, 1)  # 150 steps an epoch
+    assert play.pytorch_replay(p, tiny_batches, 20)["epochs"] == play.CHECK_STEPS // 150
