@@ -27,5 +27,13 @@ st.navigation(
                 url_path="activations",
             ),
         ],
+        nav["training"]: [
+            st.Page(
+                "pages/gradient_descent.py",
+                title=nav["gradient_descent"],
+                icon="⛰️",
+                url_path="gradient_descent",
+            ),
+        ],
     }
 ).run()

@@ -7,6 +7,13 @@ from dlcore import device as dldevice
 from ui.i18n import texts
 from ui.page import Frame
 
+# (file, nav.toml key, icon) of each concept page, in the menu's order.
+PAGES = (
+    ("pages/playground.py", "playground", "🧪"),
+    ("pages/activations.py", "activations", "📈"),
+    ("pages/gradient_descent.py", "gradient_descent", "⛰️"),
+)
+
 
 def main() -> None:
     frame = Frame("overview")
@@ -14,13 +21,14 @@ def main() -> None:
     st.markdown(frame.t("how"))
     st.subheader(frame.t("pages_title"))
     nav = texts("nav", frame.lang)
-    st.page_link(
-        "pages/activations.py",
-        label=nav["activations"],
-        icon="📈",
-        query_params={"lang": frame.lang} if frame.lang != "en" else None,
-    )
-    st.caption(frame.t("activations_blurb"))
+    for path, name, icon in PAGES:
+        st.page_link(
+            path,
+            label=nav[name],
+            icon=icon,
+            query_params={"lang": frame.lang} if frame.lang != "en" else None,
+        )
+        st.caption(frame.t(f"{name}_blurb"))
     st.subheader(frame.t("server_title"))
     devices = ", ".join(dldevice.describe(torch.device(d)) for d in dldevice.available())
     st.caption(frame.t("server", torch=torch.__version__, devices=devices))
