@@ -334,18 +334,7 @@ def plain(frame: Frame) -> None:
         )
     )
     values = values_of(result, 0, 0)
-    st.plotly_chart(
-        figures.f_curves(
-            {"GD": np.arange(len(values))},
-            {"GD": values},
-            {"GD": color(0)},
-            title=frame.t("f_title"),
-            x_title=frame.t("iteration"),
-            y_title="f",
-            log=bool(np.all(values > 0)),
-        ),
-        key="chart_f_plain",
-    )
+    gd_curve(frame, values, frame.t("f_title"), "f", key="chart_f_plain")
     maybe_3d(frame, c, [(figures.Path("GD", path, color(0)), values)])
     code_for(frame, surface, ["sgd"])
     frame.show_code(descent.taylor_step)
@@ -597,15 +586,6 @@ def sample_table() -> Any:
     return uploads.read_csv(path.read_bytes(), SAMPLE)
 
 
-def read_upload(file: Any) -> Any:
-    """The parsed table, kept in this session only and parsed once per file."""
-    cached = st.session_state.get("_gd_table")
-    if cached is None or cached[0] != file.file_id:
-        cached = (file.file_id, uploads.read_csv(file.getvalue(), file.name))
-        st.session_state["_gd_table"] = cached
-    return cached[1]
-
-
 def data_columns(frame: Frame) -> tuple[torch.Tensor, torch.Tensor, str, str] | None:
     """x and y from the learner's CSV (or the sample); None, with a message, if unusable."""
     words = i18n.texts("uploads", frame.lang)
@@ -622,7 +602,7 @@ def data_columns(frame: Frame) -> tuple[torch.Tensor, torch.Tensor, str, str] | 
         icon=":material/download:",
     )  # fmt: skip
     try:
-        table = sample_table() if file is None else read_upload(file)
+        table = sample_table() if file is None else uploads.parse_once(st.session_state, file)
         if file is None:
             st.caption(frame.t("using_sample", name=SAMPLE))
         else:
@@ -715,18 +695,7 @@ def data(frame: Frame) -> None:
     )
     st.plotly_chart(fig, key="map_data", config={"displaylogo": False})
     values = run.values[: int(run.steps[0, 0]) + 1, 0, 0].cpu().numpy()
-    st.plotly_chart(
-        figures.f_curves(
-            {"GD": np.arange(len(values))},
-            {"GD": values},
-            {"GD": color(0)},
-            title=frame.t("mse_title"),
-            x_title=frame.t("iteration"),
-            y_title="MSE",
-            log=bool(np.all(values > 0)),
-        ),
-        key="chart_f_data",
-    )
+    gd_curve(frame, values, frame.t("mse_title"), "MSE", key="chart_f_data")
     maybe_3d(frame, c, [(figures.Path("GD", path, color(0)), values)])
     frame.show_code(descent.linear_regression, descent.LinearRegression, descent.run)
     frame.show_code(optim.SGD, optim.Optimizer.step)
@@ -760,6 +729,22 @@ def data_checks(
     diff, n, size = ref_descent.path_difference(run.positions[:, 0], theirs, run.steps[0], diverged)
     if n:
         frame.check(frame.t("check_path", name=frame.t("opt_sgd"), n=n), diff, tolerance(size))
+
+
+def gd_curve(frame: Frame, values: np.ndarray, title: str, y_title: str, key: str) -> None:
+    """f (or the MSE) against the iteration of one plain gradient-descent run."""
+    st.plotly_chart(
+        figures.f_curves(
+            {"GD": np.arange(len(values))},
+            {"GD": values},
+            {"GD": color(0)},
+            title=title,
+            x_title=frame.t("iteration"),
+            y_title=y_title,
+            log=bool(np.all(values > 0)),
+        ),
+        key=key,
+    )
 
 
 def main() -> None:

@@ -151,7 +151,7 @@ def upload_problem(frame: Frame, choice: dict[str, Any]) -> tuple[play.Problem, 
         st.info(frame.t("upload_waiting"))
         return None
     try:
-        table = _read_upload(file)
+        table = uploads.parse_once(st.session_state, file)
         numeric = uploads.numeric_columns(table)
         st.caption(uploads.reading_note(table, frame.lang))
         columns = list(table.columns)
@@ -177,15 +177,6 @@ def upload_problem(frame: Frame, choice: dict[str, Any]) -> tuple[play.Problem, 
     problem = play.uploaded(prepared, choice["test"] / 100, choice["seed"], chosen)
     key = (file.file_id, tuple(features), target, task, choice["test"], choice["seed"], *chosen)
     return problem, key
-
-
-def _read_upload(file: Any) -> Any:
-    """The parsed table, kept in this session only and parsed once per file."""
-    cached = st.session_state.get("_upload_table")
-    if cached is None or cached[0] != file.file_id:
-        cached = (file.file_id, uploads.read_csv(file.getvalue(), file.name))
-        st.session_state["_upload_table"] = cached
-    return cached[1]
 
 
 def _upload_summary(frame: Frame, prepared: uploads.Prepared) -> str:

@@ -14,9 +14,10 @@ import csv
 import io
 import re
 import warnings
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -604,6 +605,22 @@ def to_tensors(df: pd.DataFrame, features: list[str], target: str, task: Task = 
         raise UploadError("upload_too_many_classes", count=len(classes), limit=MAX_CLASSES)
     y_t = torch.tensor(index, dtype=torch.int64)  # (n,)
     return Prepared(X_t, y_t, "classification", classes, **common)
+
+
+_PARSED_KEY = "_uploaded_table"  # where parse_once keeps a session's table
+
+
+def parse_once(store: MutableMapping[str, Any], file: Any) -> pd.DataFrame:
+    """read_csv of an uploaded file, kept in `store` (a session's state) until another arrives.
+
+    `file` is what st.file_uploader returns (file_id, name, getvalue()); a session keeps one
+    parsed table, so reruns skip the parsing and nothing is shared with other sessions.
+    """
+    cached = store.get(_PARSED_KEY)
+    if cached is None or cached[0] != file.file_id:
+        cached = (file.file_id, read_csv(file.getvalue(), file.name))
+        store[_PARSED_KEY] = cached
+    return cached[1]
 
 
 def sample_path(name: str) -> Path:
