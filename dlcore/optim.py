@@ -261,7 +261,7 @@ class Adam(Optimizer):
         return self.m / (v.sqrt() / math.sqrt(1 - beta2**self.t)).add_(self.hyper["eps"])
 
 
-_CLASSES: dict[str, type[Optimizer]] = {
+CLASSES: dict[str, type[Optimizer]] = {  # name -> the class that implements its rule
     "sgd": SGD,
     "momentum": SGD,
     "nesterov": SGD,
@@ -310,7 +310,7 @@ def _checked_hyper(name: str, lr: float, hyper: dict[str, Any]) -> dict[str, Any
 def get(name: str, params: Sequence[Tensor], lr: float, **hyper: Any) -> Optimizer:
     """A fresh optimizer `name` over `params` (updated in place), hyper overriding DEFAULT_HYPER."""
     registry.check("optimizer", name, hyper, DEFAULT_HYPER, what="hyper-parameter")
-    return _CLASSES[name](name, params, lr, _checked_hyper(name, lr, hyper))
+    return CLASSES[name](name, params, lr, _checked_hyper(name, lr, hyper))
 
 
 # --- regularisation ------------------------------------------------------------------------------

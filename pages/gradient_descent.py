@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import re
 from functools import partial
 from typing import Any
 
@@ -55,16 +54,7 @@ RACE_HYPER = {
     ("adam", "beta1"): ("beta1_adam", 0.0, 0.99, 0.01),
     ("adam", "beta2"): ("beta2_adam", 0.5, 0.9999, 0.0001),
 }
-OPTIMIZER_CLASSES = {
-    "sgd": optim.SGD,
-    "momentum": optim.SGD,
-    "nesterov": optim.SGD,
-    "adagrad": optim.Adagrad,
-    "rmsprop": optim.RMSprop,
-    "adam": optim.Adam,
-}
 SAMPLE = "housing_small.csv"
-MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:])")  # Markdown's special characters
 
 
 # --- surfaces ------------------------------------------------------------------------------------
@@ -282,7 +272,7 @@ def minima_array(surface: Any) -> np.ndarray:
 
 def code_for(frame: Frame, surface: surfaces.Surface, names: list[str]) -> None:
     frame.show_code(descent.run, *surface.functions, descent.regime)
-    frame.show_code(*dict.fromkeys(OPTIMIZER_CLASSES[n] for n in names), optim.Optimizer.step)
+    frame.show_code(*dict.fromkeys(optim.CLASSES[n] for n in names), optim.Optimizer.step)
 
 
 # --- the views -----------------------------------------------------------------------------------
@@ -628,7 +618,7 @@ def data_columns(frame: Frame) -> tuple[torch.Tensor, torch.Tensor, str, str] | 
 
 def literal(name: str) -> str:
     """A column name for Markdown: cut short, every markup character escaped."""
-    return MARKUP.sub(r"\\\1", uploads.short(name))
+    return uploads.escape_markdown(uploads.short(name))
 
 
 def plain_text(name: str) -> str:

@@ -106,12 +106,17 @@ def short(value: object) -> str:
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:])")
 
 
+def escape_markdown(text: str) -> str:
+    """Text that Markdown shows literally: every markup character backslash-escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
 def message(error: UploadError, lang: str) -> str:
     """The error's text in `lang`, user values escaped so Markdown shows them literally."""
     template = i18n.texts("uploads", lang).get(error.key, error.key)
     # Backslash-escaped punctuation renders as itself: no links, HTML, LaTeX or emphasis.
     values = {
-        k: _MARKDOWN_SPECIAL.sub(r"\\\1", v) if isinstance(v, str) else v
+        k: escape_markdown(v) if isinstance(v, str) else v
         for k, v in error.values.items()
     }
     return template.format(**values)
