@@ -3,9 +3,13 @@
 a) Rerun latency on the real server, the way the browser sees it (BackMsg sent -> script_finished
    received, socket included): the empty bench app and every page of app.py, each rerun changing a
    slider, under the shipped tuning and with each part of it switched off.
-b) dlcore ops against their torch twins (bench/ops.py).
+b) dlcore ops against their torch twins (bench/ops.py), and the batched gradient-descent runner
+   against a single run (bench/descent.py), and one playground training step against torch.optim
+   (bench/training.py).
+c) Live training (bench/training.py): one learner trains on the playground while another moves
+   sliders, on one server.
 
-Options: --quick (fewer reruns and repeats), --only latency|ops, --reruns N, --pages a,b,
+Options: --quick (fewer reruns and repeats), --only latency|ops|live, --reruns N, --pages a,b,
 --variant-pages a,b|all (pages also measured with the tuning off; default: the goal page),
 --configs shipped,... , --widget PAGE=KEY (the widget changed on a page; default: the first
 slider in the main area).
@@ -28,7 +32,7 @@ from dataclasses import dataclass, field
 import streamlit
 import torch
 
-from bench import ops
+from bench import descent, ops, training
 from bench.server import ROOT, StreamlitServer
 from bench.streamlit_client import RunResult, StreamlitClient, Widget
 
@@ -258,7 +262,7 @@ def latency_report(rows: list[Row], reruns: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer reruns and repeats")
-    ap.add_argument("--only", choices=("latency", "ops"))
+    ap.add_argument("--only", choices=("latency", "ops", "live"))
     ap.add_argument("--reruns", type=int, help="timed reruns per target (default 40, quick 12)")
     ap.add_argument("--pages", help="comma-separated url paths of the pages to measure "
                     "(default: every page of app.py; the default page is named by its title)")
@@ -293,6 +297,13 @@ def main(argv: list[str] | None = None) -> int:
     if ns.only in (None, "ops"):
         print()
         print(ops.report(quick=ns.quick), flush=True)
+        print()
+        print(descent.report(quick=ns.quick), flush=True)
+        print()
+        print(training.step_report(quick=ns.quick), flush=True)
+    if ns.only in (None, "live"):
+        print()
+        print(training.report(quick=ns.quick, pick=pick_widget), flush=True)
     print(f"\n{time.perf_counter() - t0:.0f} s in all; load average {os.getloadavg()[0]:.2f} "
           "at the end")
     return 0

@@ -12,6 +12,11 @@ string, and the cache of large messages the server may then send by reference (`
         result = await client.rerun({slider.id: slider.sample(1)})
         print(result.latency_s, result.element_types)
 
+It also does what the browser does for buttons and timed fragments: `click(key_or_label)` sends the
+button's trigger once; `auto_reruns` holds the fragments the server asked to rerun on a timer
+(`st.fragment(run_every=...)`: fragment id -> interval in seconds, until `stop_auto_rerun` or the
+next full run), and `rerun_fragment(fragment_id)` sends one such timer rerun.
+
 Latency is measured from sending the BackMsg to receiving `script_finished`: the server-side rerun
 as the browser sees it, socket included, rendering excluded. Many clients can run concurrently in
 one event loop (`asyncio.gather`), which is what a classroom load test needs.
@@ -42,6 +47,8 @@ STREAM_PATH = "/_stcore/stream"
 # many runs finished without it being used.
 MAX_CACHED_MESSAGE_AGE = 2
 FINISHED = {v: k for k, v in ForwardMsg.ScriptFinishedStatus.items()}
+# A full run and a fragment run that ended normally (the rest: compile error, cut short).
+SUCCESS = ("FINISHED_SUCCESSFULLY", "FINISHED_FRAGMENT_RUN_SUCCESSFULLY")
 
 # Widget element -> the WidgetState field the browser fills for it.
 _VALUE_FIELDS = {
@@ -58,6 +65,8 @@ _VALUE_FIELDS = {
 }
 
 
+# Widgets whose value is a one-shot trigger: the browser sends it once, on the click's rerun.
+_TRIGGER_ELEMENTS = ("button",)
 _TEXT_ELEMENTS = ("markdown", "code", "text", "heading")
 
 
@@ -80,6 +89,8 @@ class Widget:
     select_slider: bool = False
     query_param_key: str | None = None
     root: int = 0  # RootContainer: 0 main area, 1 sidebar, ...
+    disabled: bool = False
+    fragment_id: str = ""  # the st.fragment drawing it ("": none); its changes rerun only that
 
     @property
     def key(self) -> str | None:
@@ -149,6 +160,7 @@ class Widget:
 
             def at(k: int) -> Any:
                 return round(self.min + k * step, 10)
+
         values = list(self.value) if isinstance(self.value, (list, tuple)) else [self.value]
         current = [pos(v) for v in values if v is not None]
         stride = _coprime_stride(n)
@@ -178,6 +190,10 @@ def _coprime_stride(n: int) -> int:
 def widget_from_element(element: Element, previous: Widget | None) -> Widget | None:
     """The Widget an Element describes, keeping the client's own value unless the server set it."""
     kind = element.WhichOneof("type")
+    if kind in _TRIGGER_ELEMENTS:
+        proto = getattr(element, kind)
+        return Widget(id=proto.id, kind=kind, label=proto.label, value=None,
+                      disabled=proto.disabled)  # fmt: skip
     if kind not in _VALUE_FIELDS:
         return None
     proto = getattr(element, kind)
@@ -188,9 +204,11 @@ def widget_from_element(element: Element, previous: Widget | None) -> Widget | N
         w.select_slider = proto.type == proto.Type.SELECT_SLIDER or bool(proto.options)
         if w.select_slider:
             w.options = list(proto.options)
-            chosen = proto.raw_value if proto.set_value else [
-                proto.options[int(i)] for i in proto.default
-            ]
+            chosen = (
+                proto.raw_value
+                if proto.set_value
+                else [proto.options[int(i)] for i in proto.default]
+            )
             w.value = list(chosen) if len(chosen) != 1 else chosen[0]
         else:
             w.min, w.max, w.step = proto.min, proto.max, proto.step
@@ -204,14 +222,14 @@ def widget_from_element(element: Element, previous: Widget | None) -> Widget | N
             w.value = proto.options[proto.default]
     elif kind == "multiselect":
         w.options = list(proto.options)
-        w.value = list(proto.raw_values) if proto.set_value else [
-            proto.options[i] for i in proto.default
-        ]
+        w.value = (
+            list(proto.raw_values) if proto.set_value else [proto.options[i] for i in proto.default]
+        )
     elif kind == "button_group":
         w.options = [o.content for o in proto.options]
-        w.value = list(proto.raw_values) if proto.set_value else [
-            w.options[i] for i in proto.default
-        ]
+        w.value = (
+            list(proto.raw_values) if proto.set_value else [w.options[i] for i in proto.default]
+        )
     elif kind == "number_input":
         w.min = proto.min if proto.has_min else None
         w.max = proto.max if proto.has_max else None
@@ -251,7 +269,11 @@ class RunResult:
     cached_refs: int = 0  # elements the server sent by reference (ref_hash)
     element_types: Counter = field(default_factory=Counter)  # "markdown": 3, "plotly_chart": 1
     exceptions: list[str] = field(default_factory=list)  # messages of st.exception elements
-    texts: list[str] = field(default_factory=list)  # bodies of markdown, code, text, headings
+    # Bodies of markdown, code, text and headings, and the texts of progress bars.
+    texts: list[str] = field(default_factory=list)
+    fragment_ids: list[str] = field(default_factory=list)  # the fragments a fragment run ran
+    auto_reruns: dict[str, float] = field(default_factory=dict)  # timers started: id -> seconds
+    stopped_auto_reruns: list[str] = field(default_factory=list)  # timers the server stopped
 
     @property
     def elements(self) -> int:
@@ -259,7 +281,7 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return self.status == "FINISHED_SUCCESSFULLY" and not self.exceptions
+        return self.status in SUCCESS and not self.exceptions
 
 
 class StreamlitClient:
@@ -284,6 +306,8 @@ class StreamlitClient:
         self.message_cache = message_cache
         self.context = {"timezone": "UTC", "locale": "en-US", **(context or {})}
         self.widgets: dict[str, Widget] = {}  # by id
+        # Fragments the browser would rerun on a timer: id -> interval in seconds.
+        self.auto_reruns: dict[str, float] = {}
         self.pages: list[Page] = []
         self.query_string = ""
         self.page_script_hash = ""
@@ -338,12 +362,43 @@ class StreamlitClient:
         return await self._rerun(page_name="", page_script_hash=target.page_script_hash, widgets=[])
 
     async def rerun(self, changes: Mapping[str, Any] | None = None) -> RunResult:
-        """Rerun the current page after setting widgets (by id, key or label) to new values."""
+        """Rerun the current page after setting widgets (by id, key or label) to new values.
+
+        Widgets that all lie in one fragment rerun that fragment only, as in the browser.
+        """
+        fragments = set()
         for name, value in (changes or {}).items():
-            self.find_widget(name).value = value
+            w = self.find_widget(name)
+            w.value = value
+            fragments.add(w.fragment_id)
         return await self._rerun(
-            page_name="", page_script_hash=self.page_script_hash, widgets=self.widgets.values()
-        )
+            page_name="", page_script_hash=self.page_script_hash, widgets=self.widgets.values(),
+            fragment_id=fragments.pop() if len(fragments) == 1 else "",
+        )  # fmt: skip
+
+    async def click(self, button: str) -> RunResult:
+        """Click a button (by id, key or label): its trigger is sent with this rerun only."""
+        w = self.find_widget(button, kind="button")
+        if w.disabled:
+            raise ValueError(f"button {button!r} is disabled: a browser cannot click it")
+        return await self._rerun(
+            page_name="", page_script_hash=self.page_script_hash, widgets=self.widgets.values(),
+            triggers=[WidgetState(id=w.id, trigger_value=True)], fragment_id=w.fragment_id,
+        )  # fmt: skip
+
+    async def rerun_fragment(self, fragment_id: str | None = None) -> RunResult:
+        """One timer rerun of a fragment, as the browser's setInterval sends it.
+
+        Default: the only fragment on a timer (KeyError when there is none, or several).
+        """
+        if fragment_id is None:
+            if len(self.auto_reruns) != 1:
+                raise KeyError(f"name the fragment: timers are {self.auto_reruns}")
+            fragment_id = next(iter(self.auto_reruns))
+        return await self._rerun(
+            page_name="", page_script_hash=self.page_script_hash, widgets=self.widgets.values(),
+            fragment_id=fragment_id, is_auto_rerun=True,
+        )  # fmt: skip
 
     # -- lookups --------------------------------------------------------------------------------
     def find_widget(self, name: str | None = None, *, kind: str | None = None) -> Widget:
@@ -364,18 +419,27 @@ class StreamlitClient:
 
     # -- protocol -------------------------------------------------------------------------------
     async def _rerun(
-        self, *, page_name: str, page_script_hash: str, widgets: Iterable[Widget]
+        self,
+        *,
+        page_name: str,
+        page_script_hash: str,
+        widgets: Iterable[Widget],
+        triggers: Iterable[WidgetState] = (),
+        fragment_id: str = "",
+        is_auto_rerun: bool = False,
     ) -> RunResult:
         if self._ws is None:
             raise StreamlitProtocolError("not connected: call connect() or use `async with`")
         if self._run is not None:
             raise StreamlitProtocolError("a run is already in progress on this client")
         cs = ClientState(
-            query_string=self.query_string, page_script_hash=page_script_hash, page_name=page_name
-        )
+            query_string=self.query_string, page_script_hash=page_script_hash, page_name=page_name,
+            fragment_id=fragment_id, is_auto_rerun=is_auto_rerun,
+        )  # fmt: skip
         for w in widgets:
             if (state := w.state()) is not None:
                 cs.widget_states.widgets.append(state)
+        cs.widget_states.widgets.extend(triggers)
         if self.message_cache:
             cs.cached_message_hashes.extend(self._cache)
         for k, v in self.context.items():
@@ -431,8 +495,21 @@ class StreamlitClient:
             self.page_script_hash = msg.new_session.page_script_hash
             if msg.new_session.initialize.session_id:
                 self.session_id = msg.new_session.initialize.session_id
+            fragment_ids = list(msg.metadata.run.fragment_ids)
+            if not fragment_ids:  # a full run: the browser drops every timer; the run sets anew
+                self.auto_reruns.clear()
             if run is not None:
                 run.seen_widgets.clear()
+                run.result.fragment_ids = fragment_ids
+        elif kind == "auto_rerun":
+            self.auto_reruns[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
+            if run is not None:
+                run.result.auto_reruns[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
+        elif kind == "stop_auto_rerun":
+            for fid in msg.stop_auto_rerun.fragment_ids:
+                self.auto_reruns.pop(fid, None)
+            if run is not None:
+                run.result.stopped_auto_reruns += msg.stop_auto_rerun.fragment_ids
         elif kind == "navigation":
             self.pages = [
                 Page(
@@ -458,6 +535,8 @@ class StreamlitClient:
                 if etype in _TEXT_ELEMENTS:
                     text = getattr(element, etype)
                     run.result.texts.append(text.code_text if etype == "code" else text.body)
+                elif etype == "progress" and element.progress.text:
+                    run.result.texts.append(element.progress.text)
                 if etype == "exception":
                     run.result.exceptions.append(
                         f"{element.exception.type}: {element.exception.message}"
@@ -465,6 +544,7 @@ class StreamlitClient:
             widget = widget_from_element(element, self.widgets.get(_element_id(element)))
             if widget is not None:
                 widget.root = msg.metadata.delta_path[0] if msg.metadata.delta_path else 0
+                widget.fragment_id = msg.delta.fragment_id
                 self.widgets[widget.id] = widget
                 if run is not None:
                     run.seen_widgets.add(widget.id)
@@ -479,14 +559,15 @@ class StreamlitClient:
             run.done.set_result(run.result)
 
     def _end_of_run(self, run: _RunInProgress, status: str) -> None:
-        # As the browser does after a run: forget widgets the script no longer drew, and age the
-        # message cache.
+        # As the browser does after a run: forget widgets the script no longer drew (a full run
+        # only: a fragment run redraws its own widgets alone), and age the message cache.
         if status == "FINISHED_SUCCESSFULLY":
             for wid in [w for w in self.widgets if w not in run.seen_widgets]:
                 del self.widgets[wid]
         self._runs_finished += 1
-        for h in [h for h, e in self._cache.items()
-                  if self._runs_finished - e[1] > MAX_CACHED_MESSAGE_AGE]:
+        for h in [
+            h for h, e in self._cache.items() if self._runs_finished - e[1] > MAX_CACHED_MESSAGE_AGE
+        ]:
             del self._cache[h]
 
 

@@ -24,10 +24,67 @@ from ui import server_tuning  # noqa: E402
 EMPTY_APP = ROOT / "bench" / "empty_app.py"
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
 
+# Buttons and timed fragments the way the playground uses them, without torch (a quick start):
+# "start" puts a fragment on a 0.1 s timer that counts ticks on a progress bar and ends itself
+# with a full rerun after three; `?nested=1` adds a timed fragment inside another that a button
+# in the outer one drops (the server then stops the inner timer).
+FRAGMENT_APP = """
+import streamlit as st
+
+state = st.session_state
+state.setdefault("clicks", 0)
+state.setdefault("inner", 0)
+if st.button("Add one", key="add"):
+    state.clicks += 1
+st.markdown(f"clicks={state.clicks}")
+st.button("Start", key="start", on_click=lambda: state.update(ticks=0))
+
+
+@st.fragment(run_every=0.1 if "ticks" in state else None)
+def ticker():
+    if "ticks" in state:
+        state.ticks += 1
+        st.progress(state.ticks / 3, text=f"Tick {state.ticks} of 3")
+        if state.ticks >= 3:
+            del state["ticks"]
+            st.rerun()
+    if st.button("Inner", key="inner_button"):
+        state.inner += 1
+    st.markdown(f"inner={state.inner}")
+
+
+ticker()
+
+
+@st.fragment(run_every=0.5)
+def child():
+    st.markdown("child")
+
+
+@st.fragment
+def parent():
+    if st.button("Drop child", key="drop"):
+        state.dropped = True
+    if not state.get("dropped"):
+        child()
+
+
+if st.query_params.get("nested"):
+    parent()
+"""
+
 
 @pytest.fixture(scope="module")
 def server():
     with StreamlitServer(EMPTY_APP) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def fragment_server(tmp_path_factory):
+    script = tmp_path_factory.mktemp("fragment_app") / "fragment_app.py"
+    script.write_text(FRAGMENT_APP)
+    with StreamlitServer(script) as s:
         yield s
 
 
@@ -68,6 +125,66 @@ def test_bound_widget_restored_from_the_query_string(server):
             assert result.ok
             assert client.find_widget("x").value == 2.5
             assert client.find_widget("name").value == "b"
+
+    asyncio.run(scenario())
+
+
+def test_click_sends_the_trigger_once(fragment_server):
+    async def scenario():
+        async with StreamlitClient(fragment_server.url, timeout_s=30) as client:
+            assert (await client.run()).ok
+            button = client.find_widget("add")
+            assert button.kind == "button" and button.label == "Add one" and button.value is None
+            assert "clicks=1" in (await client.click("add")).texts
+            assert "clicks=2" in (await client.click("Add one")).texts  # by label
+            # A later rerun does not repeat the click.
+            assert "clicks=2" in (await client.rerun()).texts
+
+    asyncio.run(scenario())
+
+
+def test_fragment_timer_reruns_and_progress_text(fragment_server):
+    async def scenario():
+        async with StreamlitClient(fragment_server.url, timeout_s=30) as client:
+            first = await client.run()
+            assert first.ok and client.auto_reruns == {}
+            started = await client.click("start")
+            assert started.status == "FINISHED_SUCCESSFULLY"
+            [(fragment_id, interval)] = started.auto_reruns.items()
+            assert client.auto_reruns == started.auto_reruns
+            assert interval == pytest.approx(0.1)
+
+            tick = await client.rerun_fragment()
+            assert tick.status == "FINISHED_FRAGMENT_RUN_SUCCESSFULLY" and tick.ok, tick
+            assert tick.fragment_ids == [fragment_id]
+            assert tick.element_types["progress"] == 1
+            assert "Tick 2 of 3" in tick.texts  # the click's full run drew tick 1
+            assert "clicks=0" not in tick.texts  # only the fragment ran
+
+            # The third tick ends the timer with a full rerun that draws no timer.
+            last = await client.rerun_fragment(fragment_id)
+            assert last.status == "FINISHED_SUCCESSFULLY", last
+            assert client.auto_reruns == {} and last.auto_reruns == {}
+
+            # A button inside a fragment reruns that fragment only.
+            assert client.find_widget("inner_button").fragment_id == fragment_id
+            inner = await client.click("inner_button")
+            assert inner.status == "FINISHED_FRAGMENT_RUN_SUCCESSFULLY"
+            assert "inner=1" in inner.texts
+
+    asyncio.run(scenario())
+
+
+def test_stop_auto_rerun_drops_the_timer(fragment_server):
+    async def scenario():
+        async with StreamlitClient(fragment_server.url, timeout_s=30) as client:
+            assert (await client.run(query_string="nested=1")).ok
+            [child_id] = client.auto_reruns
+            child = await client.rerun_fragment(child_id)
+            assert child.ok and "child" in child.texts
+            dropped = await client.click("drop")
+            assert dropped.ok and dropped.stopped_auto_reruns == [child_id]
+            assert client.auto_reruns == {}
 
     asyncio.run(scenario())
 
