@@ -12,7 +12,7 @@ import torch
 
 from dlcore import activations, datasets, mlp, optim, training
 from dlcore.reference import training as reference_training
-from ui import i18n, uploads
+from ui import i18n, uploads, workers
 from ui import playground as play
 from ui.figures import playground as figures
 from ui.page import Frame
@@ -212,11 +212,19 @@ def make_problem(frame: Frame, choice: dict[str, Any]) -> tuple[play.Problem, tu
 # --- the run -----------------------------------------------------------------------------------
 
 
+@st.cache_resource(show_spinner=False)
+def worker_pool() -> workers.Pool:
+    """The server's training processes, started once, on the first use (shared by sessions)."""
+    return workers.Pool(workers.pool_size())
+
+
 def live_run(
     frame: Frame, problem: play.Problem, setup: training.Setup, key: tuple
 ) -> play.LiveRun:
     """This session's run for the current data and setup: a fresh one when either changed."""
     run = st.session_state.get("_run")
+    if run is not None and run.key != key and run.job is not None:
+        run.pause(worker_pool(), 0)  # a setting changed: that run's worker goes back to the pool
     if run is None or run.key != key:
         rows, params = problem.data.X_train.shape[0], _parameter_count(problem, setup)
         device = frame.device(rows * params)
@@ -234,19 +242,18 @@ def _parameter_count(problem: play.Problem, setup: training.Setup) -> int:
 
 def run_buttons(frame: Frame, run: play.LiveRun, epochs: int) -> None:
     train_col, step_col, restart_col = st.columns(3)
-    finished = run.trainer.epoch >= epochs or run.trainer.diverged
+    finished = run.trainer.epoch >= epochs or run.trainer.diverged or run.stopped == "lost"
     # Two buttons, not one toggle: Streamlit may replay a click's trigger when a timer rerun
     # interrupts the run it caused, and "pause" twice is still paused (a toggle would resume).
     if run.running:
         train_col.button(
             frame.t("pause"), key="pause", type="primary", icon=":material/pause:",
-            on_click=_set_running, args=(run, False), width="stretch",
+            on_click=_pause, args=(run, epochs), width="stretch",
         )  # fmt: skip
     else:
         train_col.button(
             frame.t("train"), key="train", type="primary", icon=":material/play_arrow:",
-            on_click=_set_running, args=(run, True), disabled=finished,
-            width="stretch",
+            on_click=_train, args=(run,), disabled=finished, width="stretch",
         )  # fmt: skip
     step_col.button(
         frame.t("step"),
@@ -266,30 +273,34 @@ def run_buttons(frame: Frame, run: play.LiveRun, epochs: int) -> None:
     )
 
 
-def _set_running(run: play.LiveRun, running: bool) -> None:
-    run.running = running
+def _train(run: play.LiveRun) -> None:
+    run.running = True  # the next look (this very rerun) hands the trainer to a worker
+
+
+def _pause(run: play.LiveRun, epochs: int) -> None:
+    run.pause(worker_pool(), epochs)
 
 
 def _step(run: play.LiveRun, epochs: int) -> None:
-    """One more epoch, now (a click waits its turn for a training slot)."""
-    run.running = False
-    run.advance(epochs, play.RUN_CAP_S, play.STEP_WAIT_S, until=run.trainer.epoch + 1)
+    run.step(worker_pool(), epochs)
 
 
 def _restart() -> None:
-    st.session_state.pop("_run", None)
+    run = st.session_state.pop("_run", None)
+    if run is not None:
+        run.pause(worker_pool(), 0)
 
 
 def live_results(
     frame: Frame, problem: play.Problem, run: play.LiveRun, epochs: int, view: str
 ) -> None:
-    """The charts, redrawn ten times a second while training runs (a fragment on a timer)."""
+    """The charts, redrawn from the worker's reports while it trains (a fragment on a timer)."""
 
     @st.fragment(run_every=play.TICK_S if run.running else None)
     def results() -> None:
         if run.running:
-            run.advance(epochs)
-            if not run.running:  # finished, diverged or capped: stop the timer
+            run.sync(worker_pool(), epochs)
+            if not run.running:  # finished, diverged, capped or lost: stop the timer
                 st.rerun()
         status(frame, run, epochs)
         maps, curves = st.columns([3, 2])
@@ -321,6 +332,8 @@ def status(frame: Frame, run: play.LiveRun, epochs: int) -> None:
         st.error(frame.t("diverged", epoch=t.epoch), icon=":material/warning:")
     elif run.stopped == "cap":
         st.warning(frame.t("capped", seconds=int(play.RUN_CAP_S)), icon=":material/timer:")
+    elif run.stopped == "lost":
+        st.warning(frame.t("lost"), icon=":material/link_off:")
     elif run.stopped == "done":
         st.success(frame.t("done", epochs=t.epoch), icon=":material/check_circle:")
     if run.waited:
@@ -651,7 +664,7 @@ def main() -> None:
         run = live_run(frame, problem, setup, (data_key, setup))
         run_buttons(frame, run, epochs)
         live_results(frame, problem, run, epochs, view)
-        if not run.running:  # while training, the replay would cost a slice of every tick
+        if not run.running:  # the mirror lacks the optimizer state while a worker trains
             checks(frame, problem, run)
             exports(frame, problem, run)
     frame.finish()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from dlcore import activations, optim
@@ -60,18 +62,34 @@ def test_default_view_then_one_epoch_learns_and_matches_pytorch():
     assert "chart_replay" in chart_keys(at)
 
 
-def test_train_runs_slices_and_pause_stops():
-    at = open_page(PAGE)
-    at.button(key="train").click().run()  # the first slice runs in this very rerun
-    assert not at.exception
+def epoch_of(at) -> int:
+    return int(progress(at).split()[1])
+
+
+def rerun_until(at, done, limit_s: float = 60.0):
+    """Reruns (as the page's timer does in a browser) until done(at) holds."""
+    deadline = time.monotonic() + limit_s
+    while not done(at) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+    assert done(at), progress(at)
+    return at
+
+
+def test_train_in_a_worker_then_pause_and_resume():
+    at = open_page(PAGE, epochs="5000")
+    at.button(key="train").click().run()
     assert at.button(key="pause").label == "Pause"
-    epoch = int(progress(at).split()[1])
-    assert epoch > 0
+    rerun_until(at, lambda a: epoch_of(a) > 0)  # the worker's reports reach the page
     at.button(key="pause").click().run()
     assert at.button(key="train").label == "Train"
-    assert int(progress(at).split()[1]) == epoch  # paused: no more slices
+    paused = epoch_of(at)
+    at.run()
+    assert epoch_of(at) == paused  # paused: nothing trains
+    assert all_checks_pass(at)  # the trainer handed back matches PyTorch's replay
     at.button(key="train").click().run()
-    assert int(progress(at).split()[1]) > epoch  # resumed where it stopped
+    rerun_until(at, lambda a: epoch_of(a) > paused)
 
 
 def test_restart_goes_back_to_epoch_zero_with_the_same_start():

@@ -58,20 +58,20 @@ def test_training_updates_the_page_live_and_pauses(app):
 
 
 def test_uploaded_csv_trains_and_the_boundary_changes(app):
-    app.open("/playground?data=upload")
+    app.open("/playground?data=upload&epochs=5000")  # long enough to pause first
     expect(app.main).to_contain_text("Upload a CSV file")
     csv = uploads.sample_path("blobs_3_classes.csv")
     app.main.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(csv))
     expect(app.main).to_contain_text("3 classes: apple, banana")
     progress = app.main.get_by_test_id("stProgress")
-    expect(progress).to_contain_text("Epoch 0 of 300")
+    expect(progress).to_contain_text("Epoch 0 of 5000")
     app.idle()
     app.drawn()
     chart = app.main.locator(".st-key-chart_map .js-plotly-plot")
     before = chart.evaluate(MAP_DATA_JS)
 
     app.main.get_by_role("button", name="Train").click()
-    expect(progress).to_contain_text(re.compile(r"Epoch ([3-9]\d|\d{3}) of 300"))
+    expect(progress).to_contain_text(re.compile(r"Epoch ([3-9]\d|\d{3,}) of 5000"))
     app.main.get_by_role("button", name="Pause").click()
     expect(app.main.get_by_role("button", name="Train")).to_be_visible()
     app.idle()
