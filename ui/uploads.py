@@ -115,10 +115,7 @@ def message(error: UploadError, lang: str) -> str:
     """The error's text in `lang`, user values escaped so Markdown shows them literally."""
     template = i18n.texts("uploads", lang).get(error.key, error.key)
     # Backslash-escaped punctuation renders as itself: no links, HTML, LaTeX or emphasis.
-    values = {
-        k: escape_markdown(v) if isinstance(v, str) else v
-        for k, v in error.values.items()
-    }
+    values = {k: escape_markdown(v) if isinstance(v, str) else v for k, v in error.values.items()}
     return template.format(**values)
 
 
