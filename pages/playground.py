@@ -404,7 +404,10 @@ def fit_chart(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
     out = run.trainer.output(inputs).cpu()
     piecewise = net.activation.name in mlp.PIECEWISE_LINEAR
     kinks_x = np.zeros(0, np.float32)
-    if piecewise and run.trainer.task == "regression":
+    # A diverged net's outputs are NaN, inf or overflowing: no slopes to compare, no pieces.
+    diverged = run.trainer.diverged or not bool(out.isfinite().all())
+    counted = piecewise and run.trainer.task == "regression" and not diverged
+    if counted:
         found = mlp.kinks(net.params, net.activation, inputs[:, 0]).cpu()
         # Back from the scaled input to the data's own x.
         kinks_x = (found * problem.std[0] + problem.mean[0]).numpy()
@@ -422,9 +425,9 @@ def fit_chart(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
     )  # fmt: skip
     if run.trainer.task != "regression":
         return
-    if piecewise:
+    if counted:
         st.metric(frame.t("pieces"), len(kinks_x) + 1, help=frame.t("pieces_help"))
-    else:
+    elif not piecewise:
         st.caption(frame.t("not_piecewise", act=net.activation.name))
 
 
@@ -644,6 +647,25 @@ def exports(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
         st.code(play.sequential_code(t, "playground_model.pt"), language="python")
 
 
+def results_area(
+    frame: Frame, made: tuple[play.Problem, tuple] | None, setup: training.Setup, epochs: int
+) -> None:
+    """The run's buttons, live charts and views; its checks and exports once it is not training."""
+    view = frame.segmented(
+        "view", frame.t("view"), VIEWS, "network", format_func=lambda v: frame.t(f"view_{v}")
+    )
+    if made is None:
+        st.info(frame.t("no_data"))
+        return
+    problem, data_key = made
+    run = live_run(frame, problem, setup, (data_key, setup))
+    run_buttons(frame, run, epochs)
+    live_results(frame, problem, run, epochs, view)
+    if not run.running:  # the mirror lacks the optimizer state while a worker trains
+        checks(frame, problem, run)
+        exports(frame, problem, run)
+
+
 def main() -> None:
     frame = Frame("playground")
     claims(frame)
@@ -653,20 +675,7 @@ def main() -> None:
         made = make_problem(frame, choice)
         setup, epochs = network_controls(frame, int(choice["seed"]))
     with results:
-        view = frame.segmented(
-            "view", frame.t("view"), VIEWS, "network", format_func=lambda v: frame.t(f"view_{v}")
-        )
-        if made is None:
-            st.info(frame.t("no_data"))
-            frame.finish()
-            return
-        problem, data_key = made
-        run = live_run(frame, problem, setup, (data_key, setup))
-        run_buttons(frame, run, epochs)
-        live_results(frame, problem, run, epochs, view)
-        if not run.running:  # the mirror lacks the optimizer state while a worker trains
-            checks(frame, problem, run)
-            exports(frame, problem, run)
+        results_area(frame, made, setup, epochs)
     frame.finish()
 
 

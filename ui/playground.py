@@ -186,7 +186,7 @@ class LiveRun:
             if message[0] == "progress":
                 self._follow(*message[2:])
             else:
-                self._take_back(pool, *message[2:], epochs=epochs)
+                self._take_back(*message[2:], epochs=epochs)
 
     def pause(self, pool: workers.Pool, epochs: int) -> None:
         """Stop the worker and wait for the trainer it hands back."""
@@ -216,7 +216,8 @@ class LiveRun:
         for name, values in rows.items():
             getattr(t.history, name).extend(values)
 
-    def _take_back(self, pool: workers.Pool, blob: bytes, spent_s: float, epochs: int) -> None:
+    def _take_back(self, blob: bytes, spent_s: float, epochs: int) -> None:
+        """The worker's whole trainer, back at the end of its job: the mirror becomes it."""
         self.trainer = workers.from_bytes(blob)
         self.compute_s += spent_s
         self.job.release(self)

@@ -229,8 +229,9 @@ def test_tampered_url_falls_back_to_defaults():
     step(at)
 
 
-def test_huge_learning_rate_diverges_with_advice_and_stops():
-    at = open_page(PAGE, data="sine", opt="sgd", lr="10.0", layers="3")
+@pytest.mark.parametrize("act", ["tanh", "relu"])
+def test_huge_learning_rate_diverges_with_advice_and_stops(act):
+    at = open_page(PAGE, data="sine", opt="sgd", lr="10.0", layers="3", act=act)
     assert at.select_slider(key="lr").value == 10.0
     for _ in range(5):
         if at.button(key="step").disabled:
@@ -240,6 +241,7 @@ def test_huge_learning_rate_diverges_with_advice_and_stops():
     assert errors and "diverged" in errors[0] and "Lower the learning rate" in errors[0]
     assert at.button(key="step").disabled and at.button(key="train").disabled
     assert metrics(at)["Train loss"] in ("NaN", "∞") or float(metrics(at)["Train loss"]) > 1e6
+    assert "Linear pieces" not in metrics(at)  # a NaN curve has no pieces to count
 
 
 def test_chinese_prose():
