@@ -232,15 +232,15 @@ def latency_report(rows: list[Row], reruns: int) -> str:
         "back-to-back (like a drag), targets and configs interleaved.",
         "x empty: against the empty bench app under the same config; x shipped: against the "
         "same target under the shipped config.",
-        f"{'config':<18}{'target':<13}{'widget':<20}{'open ms':>8}{'p50 ms':>8}{'p95 ms':>8}"
+        f"{'config':<18}{'target':<18}{'widget':<20}{'open ms':>8}{'p50 ms':>8}{'p95 ms':>8}"
         f"{'p50':>8}{'p95':>8}{'p50':>9}{'p95':>9}{'elems':>6}{'KB':>7}",
-        f"{'':<67}{'x empty':>16}{'x shipped':>18}",
+        f"{'':<72}{'x empty':>16}{'x shipped':>18}",
     ]
     for r in rows:
         e = by.get((r.config, "empty"))
         s = by.get(("shipped", r.target))
         lines.append(
-            f"{r.config:<18}{r.target:<13}{r.widget[:19]:<20}{_ms(r.open_s):>8}"
+            f"{r.config:<18}{r.target:<18}{r.widget[:19]:<20}{_ms(r.open_s):>8}"
             f"{_ms(r.p50):>8}{_ms(r.p95):>8}"
             f"{_x(r.p50, e.p50) if e else '':>8}{_x(r.p95, e.p95) if e else '':>8}"
             f"{_x(r.p50, s.p50) if s else '':>9}{_x(r.p95, s.p95) if s else '':>9}"

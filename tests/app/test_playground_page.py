@@ -314,3 +314,39 @@ def test_broken_uploads_get_a_precise_message(name, data, expected):
     messages = " ".join(e.value for e in at.error).lower()
     assert expected.lower() in messages, messages
     assert not at.get("progress")  # nothing to train on, and nothing crashed
+
+
+def test_data_controls_features_and_reset():
+    at = open_page(PAGE, view="shapes")
+    first = metrics(at)["Train loss"]
+    at.button(key="regenerate").click().run()
+    assert at.number_input(key="seed").value == 1
+    assert metrics(at)["Train loss"] != first  # new data, new start
+    at.slider(key="noise").set_value(0.0).run()
+    at.slider(key="test").set_value(50).run()
+    at.select_slider(key="epochs").set_value(10).run()
+    at.multiselect(key="features").set_value(
+        ["x₁", "x₂", "x₁²", "x₂²", "x₁·x₂", "sin x₁", "sin x₂"]
+    )
+    at.run()
+    table = next(m.value for m in at.markdown if m.value.startswith("| Step"))
+    assert "X (250×7) @ W1 (7×4)" in table  # half of 500 points held out, seven features
+    assert progress(at) == "Epoch 0 of 10"
+    at.multiselect(key="features").set_value([]).run()
+    assert any("the net sees x₁ and x₂" in c.value for c in at.caption)
+    step(at)
+    at.button(key="frame_reset").click().run()
+    assert at.number_input(key="seed").value == 0 and at.slider(key="noise").value == 0.5
+    assert at.segmented_control(key="view").value == "network"
+    assert metrics(at)["Train loss"] == first  # the default experiment, exactly as before
+
+
+def test_upload_task_override_turns_numeric_classes_into_regression():
+    at = open_page(PAGE, data="upload")
+    rows = "\n".join(f"{i % 7},{(i * 3) % 5},{i % 2}" for i in range(60))
+    upload(at, "numbers.csv", ("a,b,label\n" + rows).encode())
+    assert any("2 classes" in c.value for c in at.caption)
+    at.segmented_control(key="upload_task").set_value("regression").run()
+    assert any("regression of label" in c.value for c in at.caption)
+    step(at)
+    assert set(metrics(at)) == {"Train loss", "Test loss"}
