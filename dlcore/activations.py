@@ -108,12 +108,13 @@ def relu_derivative(x: Tensor) -> Tensor:
 
 def leaky_relu(x: Tensor, alpha: float) -> Tensor:
     r"""$f(x) = x$ for $x > 0$, $\alpha x$ otherwise."""
-    return torch.where(x > 0, x, alpha * x)
+    # The positive and negative parts by clamp: on the CPU torch.where is several times slower.
+    return x.clamp(min=0) + alpha * x.clamp(max=0)
 
 
 def leaky_relu_derivative(x: Tensor, alpha: float) -> Tensor:
     r"""$f'(x) = 1$ for $x > 0$, $\alpha$ otherwise (so $\alpha$ at the kink, as autograd)."""
-    return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, alpha))
+    return (x > 0).to(x.dtype) * (1.0 - alpha) + alpha
 
 
 def _prelu_weight(weight: float | Tensor, x: Tensor) -> Tensor:
@@ -133,12 +134,13 @@ def _prelu_weight(weight: float | Tensor, x: Tensor) -> Tensor:
 
 def prelu(x: Tensor, weight: float | Tensor) -> Tensor:
     r"""$f(x) = x$ for $x > 0$, $a x$ otherwise, with a learnable slope $a$ (broadcast to x)."""
-    return torch.where(x > 0, x, _prelu_weight(weight, x) * x)
+    return x.clamp(min=0) + _prelu_weight(weight, x) * x.clamp(max=0)
 
 
 def prelu_derivative(x: Tensor, weight: float | Tensor) -> Tensor:
     r"""$\partial f / \partial x = 1$ for $x > 0$, $a$ otherwise (so $a$ at the kink)."""
-    return torch.where(x > 0, torch.ones_like(x), _prelu_weight(weight, x))
+    w = _prelu_weight(weight, x)
+    return (x > 0).to(x.dtype) * (1.0 - w) + w
 
 
 def elu(x: Tensor, alpha: float) -> Tensor:
