@@ -240,6 +240,35 @@ def start_from_click(chart_key: str) -> None:
     st.session_state["x0"], st.session_state["y0"] = x, y
 
 
+def start_map(
+    frame: Frame,
+    c: dict[str, np.ndarray],
+    surface: surfaces.Surface,
+    paths: list[figures.Path],
+    title: str,
+    start: tuple[float, float],
+    key: str,
+    **extra: Any,
+) -> None:
+    """The contour with its paths, the start and the minima, where a click sets the start."""
+    fig = figures.descent_map(
+        grid_of(c),
+        surface.window,
+        paths,
+        title=title,
+        x_title="x",
+        y_title="y",
+        z_title=frame.t("shading"),
+        click_label=frame.t("click_here"),
+        start=np.array(start),
+        start_label=frame.t("start"),
+        minima=minima_array(surface),
+        minima_label=frame.t("minimum"),
+        **extra,
+    )
+    clickable_map(fig, key)
+
+
 def clickable_map(fig: Any, key: str) -> None:
     st.plotly_chart(
         fig,
@@ -299,22 +328,11 @@ def plain(frame: Frame) -> None:
     taylor = descent.taylor_step(surface, torch.tensor(start, dtype=torch.float64), lr)
     c = contour(spec)
     st.caption(frame.t("click_hint"))
-    fig = figures.descent_map(
-        grid_of(c),
-        surface.window,
-        [figures.Path(frame.t("plain_path"), path, color(0), markers=len(path) <= 120)],
-        title=frame.t("map_title"),
-        x_title="x",
-        y_title="y",
-        z_title=frame.t("shading"),
-        click_label=frame.t("click_here"),
-        start=np.array(start),
-        start_label=frame.t("start"),
-        minima=minima_array(surface),
-        minima_label=frame.t("minimum"),
-        arrow=(np.array(start), taylor["after"].numpy(), "−η∇f"),
+    plain_path = figures.Path(frame.t("plain_path"), path, color(0), markers=len(path) <= 120)
+    arrow = (np.array(start), taylor["after"].numpy(), "−η∇f")
+    start_map(
+        frame, c, surface, [plain_path], frame.t("map_title"), start, "map_plain", arrow=arrow
     )
-    clickable_map(fig, "map_plain")
     st.markdown(
         frame.t(
             "taylor",
@@ -488,22 +506,10 @@ def race(frame: Frame) -> None:
     paths = [figures.Path(lab, path_of(result, o, 0), hues[o]) for o, lab in enumerate(labels)]
     c = contour(spec)
     st.caption(frame.t("click_hint") + " " + frame.t("play_hint"))
-    fig = figures.descent_map(
-        grid_of(c),
-        surface.window,
-        paths,
-        title=frame.t("race_title"),
-        x_title="x",
-        y_title="y",
-        z_title=frame.t("shading"),
-        click_label=frame.t("click_here"),
-        start=np.array(start),
-        start_label=frame.t("start"),
-        minima=minima_array(surface),
-        minima_label=frame.t("minimum"),
-        animation=animation(frame, result, hues, frame.t("now")),
+    race_animation = animation(frame, result, hues, frame.t("now"))
+    start_map(
+        frame, c, surface, paths, frame.t("race_title"), start, "map_race", animation=race_animation
     )
-    clickable_map(fig, "map_race")
     values = {lab: values_of(result, o, 0) for o, lab in enumerate(labels)}
     st.plotly_chart(
         figures.f_curves(
