@@ -68,7 +68,7 @@ def data_controls(frame: Frame) -> dict[str, Any]:
         choice["n"] = frame.select_slider("points", frame.t("points"), POINTS, 500)
         choice["noise"] = frame.slider("noise", frame.t("noise"), 0.0, 2.0, 0.5, step=0.05)
     choice["test"] = frame.slider("test", frame.t("test"), 10, 50, 20, step=5, format="%d%%")
-    seed_col, regen_col = st.columns([2, 1], vertical_alignment="bottom")
+    seed_col, regen_col = st.columns(2, vertical_alignment="bottom")
     with seed_col:
         choice["seed"] = frame.number("seed", frame.t("seed"), 0, 99_999, 0)
     regen_col.button(frame.t("regenerate"), key="regenerate", on_click=_next_seed)
