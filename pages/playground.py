@@ -222,6 +222,7 @@ def live_run(
     frame: Frame, problem: play.Problem, setup: training.Setup, key: tuple
 ) -> play.LiveRun:
     """This session's run for the current data and setup: a fresh one when either changed."""
+    worker_pool()  # started with the page, so that the first "Train" finds its worker ready
     run = st.session_state.get("_run")
     if run is not None and run.key != key and run.job is not None:
         run.pause(worker_pool(), 0)  # a setting changed: that run's worker goes back to the pool
