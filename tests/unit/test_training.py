@@ -14,6 +14,7 @@ from dlcore import mlp as M
 from dlcore import reference as R
 from dlcore import training as T
 from dlcore.activations import get
+from dlcore.device import available
 
 SETS = {"binary": ("circle", 2), "multiclass": ("blobs", 3), "regression": ("sine", 0)}
 
@@ -215,3 +216,15 @@ def test_kinks_refuse_smooth_activations_and_handle_no_hidden_layer() -> None:
         M.kinks(M.MLP([1, 3, 1], "tanh").params, get("tanh"), torch.linspace(-1, 1, 10))
     net = M.MLP([1, 1], "relu")
     assert M.kinks(net.params, net.activation, torch.linspace(-1, 1, 10)).numel() == 0
+
+
+@pytest.mark.parametrize("device", [d for d in available() if d != "mps"])
+def test_training_on_each_device_matches_the_cpu(device: str) -> None:
+    d = data("multiclass")
+    setup = T.Setup((6, 5), "relu", "adam", 0.01, 16, "l2", 1e-3, seed=2)
+    on_cpu = T.Trainer(d, setup, dtype=torch.float64)
+    there = T.Trainer(d, setup, device=device, dtype=torch.float64)
+    on_cpu.run(3)
+    there.run(3)
+    assert there.X_train.device.type == torch.device(device).type
+    assert there.history.train_loss == pytest.approx(on_cpu.history.train_loss, rel=1e-9)
