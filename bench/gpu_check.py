@@ -135,6 +135,52 @@ def training_row(cuda: torch.device, steps: int = 300) -> dict:
     }
 
 
+def playground_row(other: torch.device, epochs: int = 20) -> dict:
+    """The playground's trainer (dlcore.training) on both devices: same loss curve, and speed."""
+    from dlcore import datasets, training
+
+    X, y = datasets.get("spiral", 4096, 0.3, 0, k=3)
+    split = datasets.train_test_split(X.double(), y, 0.2, 0)
+    data = training.Data(split.X_train, split.y_train, split.X_test, split.y_test, "multiclass", 3)
+    setup = training.Setup((64, 64), "relu", "adam", 0.01, 256, "l2", 1e-4, seed=1)
+    curves, seconds = {}, {}
+    for dev in (torch.device("cpu"), other):
+        trainer = training.Trainer(data, setup, device=dev, dtype=torch.float64)
+        start = time.perf_counter()
+        trainer.run(epochs)
+        seconds[dev.type] = time.perf_counter() - start  # run() reads the loss back: synced
+        curves[dev.type] = torch.tensor(trainer.history.train_loss)
+    return {
+        "epochs": epochs,
+        "loss_first_last": [float(curves["cpu"][0]), float(curves["cpu"][-1])],
+        "curve_other_vs_cpu": reference.max_abs_diff(curves[other.type], curves["cpu"]),
+        "epochs_per_s_cpu": epochs / seconds["cpu"],
+        "epochs_per_s_other": epochs / seconds[other.type],
+    }
+
+
+def descent_row(other: torch.device, steps: int = 500, starts: int = 1000) -> dict:
+    """The batched gradient-descent runner (dlcore.descent) on both devices: same paths?"""
+    from dlcore import descent, surfaces
+
+    g = torch.Generator().manual_seed(0)
+    points = torch.rand(starts, 2, generator=g, dtype=torch.float64) * 3 - 1.5  # (S, 2)
+    race = [descent.Optimizer(n, lr) for n, lr in (("sgd", 1e-4), ("adam", 1e-2))]
+    finals, seconds = {}, {}
+    for dev in (torch.device("cpu"), other):
+        start = time.perf_counter()
+        run = descent.run(surfaces.get("rosenbrock"), points.to(dev), race, steps, tol=0.0)
+        finals[dev.type] = run.final.cpu()  # reading the result back waits for the device
+        seconds[dev.type] = time.perf_counter() - start
+    return {
+        "runs": len(race) * starts,
+        "steps": steps,
+        "final_other_vs_cpu": reference.max_abs_diff(finals[other.type], finals["cpu"]),
+        "seconds_cpu": seconds["cpu"],
+        "seconds_other": seconds[other.type],
+    }
+
+
 def report() -> dict:
     if not torch.cuda.is_available():
         return {"cuda": False}
@@ -152,6 +198,8 @@ def report() -> dict:
         "activations": activation_rows(cuda),
         "mlp_784_128_10": mlp_row(cuda),
         "training": training_row(cuda),
+        "playground_trainer": playground_row(cuda),
+        "descent_runner": descent_row(cuda),
         "dead_relu_cpu_vs_cuda": [dead_cpu.n_dead_after, dead_gpu.n_dead_after],
         "dead_relu_grad_diff_cuda": dead_gpu.max_grad_diff,
         "softmax_stable_vs_torch_cuda": reference.max_abs_diff(
