@@ -98,19 +98,25 @@ class Optimizer(ABC):
         self._init_state()
 
     def _vector(self, fill: float = 0.0) -> Tensor:
-        """A (P,) state vector on the parameters' device and dtype, filled with `fill`."""
+        """A state vector on the parameters' device and dtype, filled with `fill`.
+
+        (P,) for several tensors; shaped like the tensor itself when there is one, so that a
+        lone tensor (a batch of points in the gradient-descent lab) steps with no reshaping.
+        """
         first = self.params[0]
-        return torch.full((sum(self._numels),), fill, dtype=first.dtype, device=first.device)
+        shape = self._shapes[0] if len(self.params) == 1 else (sum(self._numels),)
+        return torch.full(shape, fill, dtype=first.dtype, device=first.device)
 
     def _flat_buffer(self) -> tuple[Tensor, list[Tensor]]:
-        flat = self._vector()  # (P,)
+        first = self.params[0]
+        flat = torch.zeros(sum(self._numels), dtype=first.dtype, device=first.device)  # (P,)
         pieces = flat.split(self._numels)
         return flat, [v.view(s) for v, s in zip(pieces, self._shapes, strict=True)]
 
     def _flatten(self, tensors: Sequence[Tensor], flat: Tensor, views: list[Tensor]) -> Tensor:
-        """All elements of all tensors, one after the other, as a (P,) vector."""
+        """All elements of all tensors in a row, a (P,) vector; a lone tensor as it is."""
         if len(tensors) == 1:
-            return tensors[0].reshape(-1)  # a view when possible: read, never written to
+            return tensors[0]  # read, never written to
         torch._foreach_copy_(views, tensors)
         return flat
 
@@ -123,7 +129,7 @@ class Optimizer(ABC):
 
     @abstractmethod
     def direction(self, g: Tensor) -> Tensor:
-        """$d_t$ for the flat gradient g (P,), updating the rule's state."""
+        """$d_t$ for the gradient g (flat (P,), or a lone parameter's shape), updating the state."""
 
     def step(self, grads: Sequence[Tensor]) -> None:
         r"""One step $\theta \leftarrow \theta - \eta_t d_t$ in place, for matching gradients."""
@@ -145,7 +151,7 @@ class Optimizer(ABC):
     def _descend(self, eta: float, d: Tensor) -> None:
         """params -= eta * d, each tensor taking its slice of the flat (P,) direction."""
         if len(self.params) == 1:
-            self.params[0].add_(d.view(self._shapes[0]), alpha=-eta)
+            self.params[0].add_(d, alpha=-eta)
             return
         if d is self._grad_flat:  # plain SGD steps along the gathered gradient itself
             pieces = self._grad_views
