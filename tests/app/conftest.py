@@ -23,8 +23,10 @@ def open_page(page: str | None = None, **params: str | list[str]) -> AppTest:
 
 
 def check_rows(at: AppTest) -> list[dict[str, str]]:
-    """The 'Checked against PyTorch' table (a markdown table) as a list of rows."""
-    table = next(m.value for m in at.markdown if m.value.startswith("| "))
+    """The 'Checked against PyTorch' table as a list of rows: the last markdown table (the frame
+    draws it after the page, whose views may draw tables of their own)."""
+    table = [m.value for m in at.markdown if m.value.startswith("| ")][-1]
     lines = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()]
     header, _rule, *rows = lines
+    assert header[-1] in ("agrees", "一致"), header
     return [dict(zip(header, row, strict=True)) for row in rows]

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dlcore import optim, surfaces
-from tests.app.conftest import open_page
+from tests.app.conftest import check_rows, open_page
 from ui.i18n import CONTENT, LANGUAGES
 
 PAGE = "pages/gradient_descent.py"
@@ -23,15 +23,6 @@ def open_gd(**params: str | list[str]) -> AppTest:
     at = open_page(PAGE, **params)
     assert at.title[0].value in ("Gradient descent", "梯度下降")
     return at
-
-
-def check_rows(at: AppTest) -> list[dict[str, str]]:
-    """The 'Checked against PyTorch' table: the last markdown table (views draw theirs first)."""
-    table = tables(at)[-1]
-    lines = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()]
-    header, _rule, *rows = lines
-    assert header[-1] in ("agrees", "一致"), header
-    return [dict(zip(header, row, strict=True)) for row in rows]
 
 
 def charts(at: AppTest) -> int:

@@ -350,3 +350,23 @@ def test_upload_task_override_turns_numeric_classes_into_regression():
     assert any("regression of label" in c.value for c in at.caption)
     step(at)
     assert set(metrics(at)) == {"Train loss", "Test loss"}
+
+
+CLAIMS = {  # each claim button and some of what it must set (pages/playground.py PRESETS)
+    "neuron": {"data": "xor", "layers": 0},
+    "layers": {"view": "shapes"},
+    "linear": {"act": "identity", "layers": 3, "view": "linear"},
+    "pieces": {"data": "sine", "noise": 0.1, "act": "relu", "units1": 8},
+    "softmax": {"data": "blobs", "classes": 4, "view": "classes"},
+    "spiral": {"data": "spiral", "layers": 3, "units3": 8},
+}
+
+
+@pytest.mark.parametrize("name", CLAIMS)
+def test_every_claim_button_sets_up_its_experiment(name):
+    at = open_page(PAGE, opt="sgd")
+    at.button(key=f"preset_{name}").click().run()
+    values = {w.key: w.value for w in at.main if getattr(w, "key", None) in CLAIMS[name]}
+    assert values == CLAIMS[name]
+    assert at.selectbox(key="opt").value == "adam"  # everything else back to its default
+    step(at)
