@@ -24,12 +24,34 @@ RELU_FAMILY: tuple[str, ...] = ("relu", "leaky_relu", "prelu", "elu")
 Params = list[tuple[Tensor, Tensor]]
 
 
-def init_std(fan_in: int, fan_out: int, activation: str) -> float:
-    r"""He $\sqrt{2/n_{in}}$ for the ReLU family, else Xavier/Glorot $\sqrt{2/(n_{in}+n_{out})}$."""
-    if activation in RELU_FAMILY:
+# How the weights start: "auto" picks He or Xavier by the activation; the rest name a rule.
+INITS: tuple[str, ...] = ("auto", "small", "xavier", "he", "large", "custom")
+SMALL_STD = 0.01  # small enough that signals shrink layer by layer: gradients vanish
+LARGE_STD = 1.0  # large enough that signals grow layer by layer (or saturate): gradients explode
+
+
+def init_std(
+    fan_in: int, fan_out: int, activation: str, init: str = "auto", scale: float = 1.0
+) -> float:
+    r"""$\sigma$ of a layer's weights: He $\sqrt{2/n_{in}}$, Xavier $\sqrt{2/(n_{in}+n_{out})}$, ...
+
+    "auto" is He for the ReLU family and Xavier otherwise; "small" and "large" are fixed
+    $\sigma$ (SMALL_STD, LARGE_STD); "custom" is $\sigma$ = `scale`.
+    """
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; valid: {', '.join(INITS)}")
+    if init == "auto":
+        init = "he" if activation in RELU_FAMILY else "xavier"
+    if init == "he":
         # ReLU zeroes about half its inputs, so the weights make up for the lost variance.
         return math.sqrt(2.0 / fan_in)
-    return math.sqrt(2.0 / (fan_in + fan_out))
+    if init == "xavier":
+        return math.sqrt(2.0 / (fan_in + fan_out))
+    if init == "custom":
+        if not scale >= 0:
+            raise ValueError(f"custom init scale must be >= 0, got {scale}")
+        return float(scale)
+    return SMALL_STD if init == "small" else LARGE_STD
 
 
 def init_params(
@@ -38,6 +60,8 @@ def init_params(
     seed: int,
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
+    init: str = "auto",
+    scale: float = 1.0,
 ) -> Params:
     r"""$W \sim \mathcal{N}(0, \sigma^2)$ with $\sigma$ from init_std, $b = 0$, for a given seed."""
     # A local generator: concurrent sessions never race on the global seed. Drawing on the CPU
@@ -45,7 +69,7 @@ def init_params(
     g = torch.Generator().manual_seed(seed)
     params = []
     for fan_in, fan_out in itertools.pairwise(layer_sizes):
-        std = init_std(fan_in, fan_out, activation)
+        std = init_std(fan_in, fan_out, activation, init, scale)
         W = torch.randn(fan_in, fan_out, generator=g, dtype=dtype) * std  # (in, out)
         b = torch.zeros(fan_out, dtype=dtype)  # (out,)
         params.append((W.to(device), b.to(device)))
@@ -98,10 +122,14 @@ class MLP:
     r"""Fully connected net $h_l = f(h_{l-1} W_l + b_l)$, output $h_{L-1} W_L + b_L$, by hand.
 
     `activation` is a name from dlcore.activations (defaults) or an Activation from `get`.
-    Initialisation: $W \sim \mathcal{N}(0, \sigma^2)$ with He $\sigma = \sqrt{2/n_{in}}$ for the
-    ReLU family (relu, leaky_relu, prelu, elu) and Xavier/Glorot $\sigma = \sqrt{2/(n_{in} +
-    n_{out})}$ otherwise; biases zero. Weights come from a local torch.Generator seeded with
-    `seed`, drawn on the CPU and then moved, so a seed gives the same net on every device.
+    Initialisation: $W \sim \mathcal{N}(0, \sigma^2)$ with, by default ("auto"), He $\sigma =
+    \sqrt{2/n_{in}}$ for the ReLU family (relu, leaky_relu, prelu, elu) and Xavier/Glorot $\sigma
+    = \sqrt{2/(n_{in} + n_{out})}$ otherwise (`init` picks another rule, see init_std); biases
+    zero. Weights come from a local torch.Generator seeded with `seed`, drawn on the CPU and
+    then moved, so a seed gives the same net on every device.
+
+    It is also a model for dlcore.training.Trainer: `parameters`, `penalized`, `forward`,
+    `gradients` and `predict` see the layers as one flat list W1, b1, W2, b2, ...
     """
 
     def __init__(
@@ -111,13 +139,16 @@ class MLP:
         seed: int = 0,
         device: torch.device | str | None = None,
         dtype: torch.dtype = torch.float32,
+        init: str = "auto",
+        init_scale: float = 1.0,
     ) -> None:
         sizes = tuple(int(n) for n in layer_sizes)
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"layer_sizes needs at least two sizes, all >= 1; got {sizes}")
         self.layer_sizes = sizes
         self.activation = activation if isinstance(activation, Activation) else get(activation)
-        self.params: Params = init_params(sizes, self.activation.name, seed, device, dtype)
+        name = self.activation.name
+        self.params: Params = init_params(sizes, name, seed, device, dtype, init, init_scale)
         self._trace: Trace | None = None
 
     @property
@@ -143,6 +174,22 @@ class MLP:
         if self._trace is None:
             raise RuntimeError("call forward before backward")
         return backward_pass(self.params, self.activation, self._trace, dY)
+
+    def parameters(self) -> list[Tensor]:
+        """W1, b1, W2, b2, ...: the tensors an optimizer updates in place."""
+        return [t for pair in self.params for t in pair]
+
+    def penalized(self) -> list[bool]:
+        """Which of `parameters` an L1/L2 penalty covers: the weights, not the biases."""
+        return [True, False] * len(self.params)
+
+    def gradients(self, dY: Tensor) -> list[Tensor]:
+        """`backward`, flat like `parameters`."""
+        return [g for pair in self.backward(dY) for g in pair]
+
+    def predict(self, X: Tensor) -> Tensor:
+        """The output for X, without touching the cache a pending backward needs."""
+        return forward_pass(self.params, self.activation, X).output
 
 
 def dead_units(mlp: MLP, X: Tensor, layer: int = 0) -> Tensor:

@@ -354,3 +354,19 @@ def penalty_gradient(weights: Sequence[Tensor], kind: str, lam: float) -> list[T
         # Proportional to the weight: L2 shrinks every weight by the same factor (weight decay).
         return [lam * W for W in weights]
     return [torch.zeros_like(W) for W in weights]
+
+
+# --- gradient clipping ---------------------------------------------------------------------------
+
+
+def clip_by_norm(grads: Sequence[Tensor], max_norm: float) -> list[Tensor]:
+    r"""Gradients scaled by $\min(1, c / (\lVert g \rVert + 10^{-6}))$, $\lVert g\rVert$ over all.
+
+    One norm over every tensor together, as torch.nn.utils.clip_grad_norm_: the step keeps its
+    direction and only its length is capped, so one exploding layer cannot fling the weights.
+    """
+    if not max_norm > 0:
+        raise ValueError(f"clipping norm must be > 0, got {max_norm}")
+    total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    scale = (max_norm / (total + 1e-6)).clamp(max=1.0)  # a tensor: no sync with a GPU
+    return [g * scale for g in grads]

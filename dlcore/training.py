@@ -1,16 +1,19 @@
-r"""Training the from-scratch MLP: mini-batches, a loss, an optimizer, a penalty, a history.
+r"""Training a from-scratch model: mini-batches, a loss, an optimizer, a penalty, a history.
 
 One step is the whole lesson: forward, $\partial L/\partial\hat y$ by hand, backward by hand,
-the weight penalty's gradient, and an optimizer step, all without autograd. The trainer can
+the weight penalty's gradient, optional clipping, and an optimizer step, all without autograd.
+The trainer takes any model with a hand-written backward (`Model`; an MLP by default) and can
 stop after any step (a time budget), so a page can train in short slices between redraws.
+`Sweep` trains several trainers (seeds, settings) for one chart as one job.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
 
 import torch
 from torch import Tensor
@@ -24,6 +27,13 @@ LOSS_OF_TASK: dict[str, str] = {
     "multiclass": "cross_entropy",
     "regression": "mse",
 }
+# The losses a task can train with: its usual one first. Hinge wants labels of -1 and +1.
+LOSSES_OF_TASK: dict[str, tuple[str, ...]] = {
+    "binary": ("bce_with_logits", "hinge"),
+    "multiclass": ("cross_entropy",),
+    "regression": ("mse", "mae", "huber", "quantile"),
+}
+HISTORY_COLUMNS = ("epoch", "train_loss", "test_loss", "train_accuracy", "test_accuracy")
 # The mini-batch order gets its own seed stream, apart from the weights' and the data's.
 _ORDER_SEED_OFFSET = 0x2545F491
 
@@ -51,26 +61,68 @@ class Setup:
     penalty: str = "none"
     lam: float = 0.0
     seed: int = 0
+    loss: str = "auto"  # the task's usual loss, or one of LOSSES_OF_TASK[task]
+    loss_params: tuple[tuple[str, float], ...] = ()  # e.g. (("q", 0.9),) for quantile
+    init: str = "auto"  # a rule of mlp.INITS
+    init_scale: float = 1.0  # the weights' sigma when init is "custom"
+    clip: float = 0.0  # the largest gradient norm a step may take; 0: no clipping
 
 
-@dataclass
 class History:
-    """One entry per evaluation: after initialisation (epoch 0), then after every epoch."""
+    """One row per evaluation, in columns that the job names (attributes: `history.epoch`)."""
 
-    epoch: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    test_loss: list[float] = field(default_factory=list)
-    train_accuracy: list[float] = field(default_factory=list)  # NaN for regression
-    test_accuracy: list[float] = field(default_factory=list)
+    def __init__(self, names: Sequence[str]) -> None:
+        self._columns: dict[str, list] = {name: [] for name in names}
 
-    def columns(self) -> dict[str, list[float] | list[int]]:
-        return {
-            "epoch": self.epoch,
-            "train_loss": self.train_loss,
-            "test_loss": self.test_loss,
-            "train_accuracy": self.train_accuracy,
-            "test_accuracy": self.test_accuracy,
-        }
+    def __getattr__(self, name: str) -> list:
+        if name.startswith("_"):  # unpickling looks up hooks before _columns exists
+            raise AttributeError(name)
+        try:
+            return self._columns[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __len__(self) -> int:
+        return len(next(iter(self._columns.values()), []))
+
+    def columns(self) -> dict[str, list]:
+        return self._columns
+
+    def append(self, row: Mapping[str, Any]) -> None:
+        for name, value in row.items():
+            self._columns[name].append(value)
+
+    def since(self, n: int) -> dict[str, list]:
+        """The rows after the first n, column by column."""
+        return {name: values[n:] for name, values in self._columns.items()}
+
+    def extend(self, rows: Mapping[str, Sequence]) -> None:
+        for name, values in rows.items():
+            self._columns[name].extend(values)
+
+
+class Model(Protocol):
+    """What the trainer needs of a model: flat parameters and a hand-written backward."""
+
+    def parameters(self) -> list[Tensor]:
+        """The tensors the optimizer updates in place."""
+        ...
+
+    def penalized(self) -> list[bool]:
+        """Which of `parameters` an L1/L2 penalty covers (weights, not biases)."""
+        ...
+
+    def forward(self, X: Tensor) -> Tensor:
+        """The output for a batch, keeping what `gradients` needs."""
+        ...
+
+    def gradients(self, dY: Tensor) -> list[Tensor]:
+        """dL/d parameter for dY = dL/d output of the last forward, flat like `parameters`."""
+        ...
+
+    def predict(self, X: Tensor) -> Tensor:
+        """The output for X, leaving the cache of a pending backward alone."""
+        ...
 
 
 def task_of(n_classes: int) -> str:
@@ -87,11 +139,22 @@ def output_size(task: str, n_classes: int) -> int:
     return n_classes if task == "multiclass" else 1
 
 
-def loss_targets(task: str, y: Tensor, dtype: torch.dtype) -> Tensor:
-    """y as the task's loss takes it: (N, 1) floats, or (N,) class indices for cross-entropy."""
+def loss_name(task: str, loss: str = "auto") -> str:
+    """The loss a task trains with: its usual one for "auto", else `loss` if the task allows it."""
+    if loss == "auto":
+        return LOSS_OF_TASK[task]
+    if loss not in LOSSES_OF_TASK[task]:
+        valid = ", ".join(LOSSES_OF_TASK[task])
+        raise ValueError(f"{task} training cannot use the {loss} loss; valid: {valid}")
+    return loss
+
+
+def loss_targets(task: str, y: Tensor, dtype: torch.dtype, loss: str = "auto") -> Tensor:
+    """y as the loss takes it: (N, 1) floats (±1 for hinge), or (N,) class indices."""
     if task == "multiclass":
         return y.long()
-    return y.reshape(-1, 1).to(dtype)
+    T = y.reshape(-1, 1).to(dtype)  # (N, 1)
+    return 2 * T - 1 if loss_name(task, loss) == "hinge" else T
 
 
 def order_generator(seed: int) -> torch.Generator:
@@ -120,8 +183,20 @@ def confusion_matrix(true: Tensor, predicted: Tensor, n_classes: int) -> Tensor:
     return torch.bincount(index, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
+def mlp_model(
+    data: Data, setup: Setup, device: torch.device | str | None, dtype: torch.dtype
+) -> mlp.MLP:
+    """The default model: an MLP from the data's inputs through setup.hidden to the outputs."""
+    sizes = [data.X_train.shape[1], *setup.hidden, output_size(data.task, data.n_classes)]
+    return mlp.MLP(sizes, setup.activation, setup.seed, device, dtype, setup.init, setup.init_scale)
+
+
 class Trainer:
-    """An MLP, its optimizer and a mini-batch schedule over the training set, run step by step."""
+    """A model, its optimizer and a mini-batch schedule over the training set, run step by step.
+
+    Without a `model`, the MLP that `setup` describes; a given model must already sit on the
+    device and dtype of training. A trainer is a job for ui.engine: `run`, `report`, `follow`.
+    """
 
     def __init__(
         self,
@@ -129,46 +204,55 @@ class Trainer:
         setup: Setup,
         device: torch.device | str | None = None,
         dtype: torch.dtype = torch.float32,
+        model: Model | None = None,
     ) -> None:
         if data.task not in TASKS:
             raise ValueError(f"unknown task {data.task!r}; valid: {', '.join(TASKS)}")
         if setup.batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {setup.batch_size}")
+        if setup.clip < 0:
+            raise ValueError(f"clipping norm must be >= 0 (0: off), got {setup.clip}")
         self.task, self.setup = data.task, setup
         self.n_classes = data.n_classes
-        sizes = [data.X_train.shape[1], *setup.hidden, output_size(data.task, data.n_classes)]
-        self.net = mlp.MLP(sizes, setup.activation, seed=setup.seed, device=device, dtype=dtype)
-        self.loss = losses.get(LOSS_OF_TASK[data.task])
+        self.loss_name = loss_name(data.task, setup.loss)
+        self.loss = losses.get(self.loss_name, **dict(setup.loss_params))
+        self.net = model if model is not None else mlp_model(data, setup, device, dtype)
         self.opt = optim.get(setup.optimizer, self.flat_params, setup.lr)
         self.X_train = data.X_train.to(device=device, dtype=dtype)
         self.X_test = data.X_test.to(device=device, dtype=dtype)
         self.y_train = data.y_train.to(device)
         self.y_test = data.y_test.to(device)
-        self.T_train = loss_targets(data.task, self.y_train, dtype)
-        self.T_test = loss_targets(data.task, self.y_test, dtype)
+        self.T_train = loss_targets(data.task, self.y_train, dtype, self.loss_name)
+        self.T_test = loss_targets(data.task, self.y_test, dtype, self.loss_name)
         self._order = order_generator(setup.seed)
         self._batches: list[tuple[Tensor, Tensor]] = []  # what is left of the current epoch
         self.epoch = 0
         self.steps = 0
         self.diverged = False
-        self.history = History()
+        self.history = History(HISTORY_COLUMNS)
         self._record()
 
     @property
     def flat_params(self) -> list[Tensor]:
-        """W1, b1, W2, b2, ...: the tensors the optimizer updates in place."""
-        return [t for pair in self.net.params for t in pair]
+        """W1, b1, W2, b2, ... for an MLP: the tensors the optimizer updates in place."""
+        return self.net.parameters()
 
     def gradients(self, X: Tensor, T: Tensor) -> list[Tensor]:
         r"""$\nabla_\theta (L + \text{penalty})$ on one batch, by hand, flat like flat_params."""
         output = self.net.forward(X)  # (B, out)
         dY = self.loss.gradient(output, T)  # (B, out): dL/d output
-        grads = self.net.backward(dY)
+        grads = self.net.gradients(dY)
         if self.setup.penalty != "none":
-            weights = [W for W, _ in self.net.params]
-            extra = optim.penalty_gradient(weights, self.setup.penalty, self.setup.lam)
-            grads = [(dW + dP, db) for (dW, db), dP in zip(grads, extra, strict=True)]
-        return [g for pair in grads for g in pair]
+            grads = self._add_penalty(grads)
+        if self.setup.clip > 0:
+            grads = optim.clip_by_norm(grads, self.setup.clip)
+        return grads
+
+    def _add_penalty(self, grads: list[Tensor]) -> list[Tensor]:
+        covered = self.net.penalized()
+        weights = [p for p, c in zip(self.flat_params, covered, strict=True) if c]
+        extra = iter(optim.penalty_gradient(weights, self.setup.penalty, self.setup.lam))
+        return [g + next(extra) if c else g for g, c in zip(grads, covered, strict=True)]
 
     def step(self) -> None:
         """One optimizer step on the next mini-batch; an epoch ends when every row was used."""
@@ -197,8 +281,20 @@ class Trainer:
         return self.steps - steps_before
 
     def output(self, X: Tensor) -> Tensor:
-        """The net's output for X, without touching the cache a pending backward needs."""
-        return mlp.forward_pass(self.net.params, self.net.activation, X.to(self.X_train)).output
+        """The model's output for X, without touching the cache a pending backward needs."""
+        return self.net.predict(X.to(self.X_train))
+
+    def report(self) -> dict[str, Any]:
+        """What a page draws while a worker trains: the counters and the weights (numpy)."""
+        weights = [t.detach().cpu().numpy().copy() for t in self.flat_params]
+        return {"epoch": self.epoch, "steps": self.steps, "weights": weights}
+
+    def follow(self, report: Mapping[str, Any]) -> None:
+        """Take in a `report` of the same run trained elsewhere (a mirror of a worker's job)."""
+        with torch.no_grad():
+            for mine, theirs in zip(self.flat_params, report["weights"], strict=True):
+                mine.copy_(torch.from_numpy(theirs))
+        self.epoch, self.steps = report["epoch"], report["steps"]
 
     def _accuracy(self, output: Tensor, y: Tensor) -> float:
         if self.task == "regression" or y.numel() == 0:
@@ -207,13 +303,75 @@ class Trainer:
 
     def _record(self) -> None:
         """Evaluate both parts after an epoch; non-finite loss or weights mean divergence."""
-        h = self.history
         out_train, out_test = self.output(self.X_train), self.output(self.X_test)
-        h.epoch.append(self.epoch)
-        h.train_loss.append(self.loss.forward(out_train, self.T_train).item())
-        h.test_loss.append(self.loss.forward(out_test, self.T_test).item())
-        h.train_accuracy.append(self._accuracy(out_train, self.y_train))
-        h.test_accuracy.append(self._accuracy(out_test, self.y_test))
+        train_loss = self.loss.forward(out_train, self.T_train).item()
+        self.history.append(
+            {
+                "epoch": self.epoch,
+                "train_loss": train_loss,
+                "test_loss": self.loss.forward(out_test, self.T_test).item(),
+                "train_accuracy": self._accuracy(out_train, self.y_train),
+                "test_accuracy": self._accuracy(out_test, self.y_test),
+            }
+        )
         # One sum for all weights (a NaN or inf anywhere makes it non-finite): one sync, not six.
         total = torch.stack([p.sum() for p in self.flat_params]).sum().item()
-        self.diverged = not (math.isfinite(total) and math.isfinite(h.train_loss[-1]))
+        self.diverged = not (math.isfinite(total) and math.isfinite(train_loss))
+
+
+class Sweep:
+    """Several trainers for one chart (seeds, settings), trained as one job: each in turn.
+
+    Its epoch is the lowest epoch of the members still training, so it reaches a target when
+    all of them have; it diverged only when every member did. The history holds every member's
+    rows in long form, with a "member" column.
+    """
+
+    def __init__(self, members: Sequence[Trainer]) -> None:
+        if not members:
+            raise ValueError("a sweep needs at least one member")
+        self.members = list(members)
+        names = next(iter(self.members)).history.columns()
+        self.history = History(("member", *names))
+        self._taken = [0] * len(self.members)
+        self._collect()
+
+    @property
+    def epoch(self) -> int:
+        live = [m.epoch for m in self.members if not m.diverged]
+        return min(live) if live else max(m.epoch for m in self.members)
+
+    @property
+    def steps(self) -> int:
+        return sum(m.steps for m in self.members)
+
+    @property
+    def diverged(self) -> bool:
+        return all(m.diverged for m in self.members)
+
+    def run(self, epochs: int, budget_s: float = math.inf) -> int:
+        """One epoch at a time for the member furthest behind, until all reach `epochs`."""
+        start, steps_before = time.perf_counter(), self.steps
+        while (left := budget_s - (time.perf_counter() - start)) > 0:
+            behind = [m for m in self.members if not m.diverged and m.epoch < epochs]
+            if not behind:
+                break
+            member = min(behind, key=lambda m: m.epoch)
+            member.run(member.epoch + 1, left)
+        self._collect()
+        return self.steps - steps_before
+
+    def _collect(self) -> None:
+        """Copy the members' new history rows into the sweep's long history."""
+        for i, member in enumerate(self.members):
+            rows = member.history.since(self._taken[i])
+            n = len(rows["epoch"])
+            self.history.extend({"member": [i] * n, **rows})
+            self._taken[i] += n
+
+    def report(self) -> list[dict[str, Any]]:
+        return [m.report() for m in self.members]
+
+    def follow(self, report: Sequence[Mapping[str, Any]]) -> None:
+        for member, part in zip(self.members, report, strict=True):
+            member.follow(part)

@@ -73,23 +73,39 @@ def _forward(layers: list[nn.Linear], act: str, X: Tensor) -> Tensor:
     return h
 
 
+def _data_loss(
+    trainer: dltraining.Trainer, layers: list[nn.Linear], X: Tensor, T: Tensor
+) -> Tensor:
+    """The trainer's loss on (X, T), by torch.nn."""
+    output = _forward(layers, trainer.setup.activation, X)
+    return losses.loss(trainer.loss_name, output, T, **trainer.loss.params)
+
+
+def _loss(trainer: dltraining.Trainer, layers: list[nn.Linear], X: Tensor, T: Tensor) -> Tensor:
+    """The trainer's loss plus its weight penalty, autograd-ready."""
+    s = trainer.setup
+    loss = _data_loss(trainer, layers, X, T)
+    if s.penalty != "none":
+        loss = loss + optim.penalty([layer.weight for layer in layers], s.penalty, s.lam)
+    return loss
+
+
 def loss_curve(trainer: dltraining.Trainer, epochs: int) -> list[float]:
     """Training loss after initialisation and after each of `epochs` epochs, by torch.nn.
 
     The start is `trainer`'s initial weights, so pass a trainer that has not stepped yet.
+    Clipping is torch.nn.utils.clip_grad_norm_.
     """
     s = trainer.setup
     layers = linear_layers(trainer.net.params)
     leaves = [p for layer in layers for p in (layer.weight, layer.bias)]
     opt = optim.make(s.optimizer, leaves, s.lr)
-    name = dltraining.LOSS_OF_TASK[trainer.task]
-    X = trainer.X_train
-    T = dltraining.loss_targets(trainer.task, trainer.y_train, X.dtype)
+    X, T = trainer.X_train, trainer.T_train
     order = dltraining.order_generator(s.seed)
 
     def train_loss() -> float:
         with torch.no_grad():
-            return losses.loss(name, _forward(layers, s.activation, X), T).item()
+            return _data_loss(trainer, layers, X, T).item()
 
     curve = [train_loss()]
     for _ in range(epochs):
@@ -97,25 +113,21 @@ def loss_curve(trainer: dltraining.Trainer, epochs: int) -> list[float]:
         for i in range(0, X.shape[0], s.batch_size):
             batch = perm[i : i + s.batch_size]
             opt.zero_grad()
-            loss = losses.loss(name, _forward(layers, s.activation, X[batch]), T[batch])
-            if s.penalty != "none":
-                loss = loss + optim.penalty([layer.weight for layer in layers], s.penalty, s.lam)
-            loss.backward()
+            _loss(trainer, layers, X[batch], T[batch]).backward()
+            if s.clip > 0:
+                nn.utils.clip_grad_norm_(leaves, s.clip)
             opt.step()
         curve.append(train_loss())
     return curve
 
 
 def gradients(trainer: dltraining.Trainer, X: Tensor, T: Tensor) -> list[Tensor]:
-    """Autograd's gradient of loss + penalty on (X, T) at the trainer's weights, flat."""
-    s = trainer.setup
+    """Autograd's (clipped) gradient of loss + penalty on (X, T) at the trainer's weights, flat."""
     layers = linear_layers(trainer.net.params)
-    name = dltraining.LOSS_OF_TASK[trainer.task]
+    leaves = [p for layer in layers for p in (layer.weight, layer.bias)]
     with torch.enable_grad():
-        loss = losses.loss(name, _forward(layers, s.activation, X), T)
-        if s.penalty != "none":
-            loss = loss + optim.penalty([layer.weight for layer in layers], s.penalty, s.lam)
-        leaves = [p for layer in layers for p in (layer.weight, layer.bias)]
-        grads = torch.autograd.grad(loss, leaves)
+        _loss(trainer, layers, X, T).backward()
+    if trainer.setup.clip > 0:
+        nn.utils.clip_grad_norm_(leaves, trainer.setup.clip)
     # Back to dlcore's layout: W as (in, out).
-    return [g.T if i % 2 == 0 else g for i, g in enumerate(grads)]
+    return [p.grad.T if i % 2 == 0 else p.grad for i, p in enumerate(leaves)]

@@ -319,3 +319,25 @@ def test_bad_penalties_raise() -> None:
         O.penalty([torch.ones(2)], "elastic", 0.1)
     with pytest.raises(ValueError, match=">= 0"):
         O.penalty_gradient([torch.ones(2)], "l2", -0.1)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    shapes=st.lists(st.tuples(st.integers(1, 5), st.integers(1, 5)), min_size=1, max_size=4),
+    max_norm=st.sampled_from([1e-3, 0.5, 3.0, 1e6]),
+    seed=st.integers(0, 10_000),
+)
+def test_clip_by_norm_equals_clip_grad_norm(shapes, max_norm: float, seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    grads = [torch.randn(*s, generator=g, dtype=torch.float64) for s in shapes]
+    leaves = [torch.zeros(*s, dtype=torch.float64, requires_grad=True) for s in shapes]
+    for leaf, grad in zip(leaves, grads, strict=True):
+        leaf.grad = grad.clone()
+    torch.nn.utils.clip_grad_norm_(leaves, max_norm)
+    for ours, leaf in zip(O.clip_by_norm(grads, max_norm), leaves, strict=True):
+        torch.testing.assert_close(ours, leaf.grad, rtol=1e-12, atol=0)
+
+
+def test_clip_by_norm_needs_a_positive_norm() -> None:
+    with pytest.raises(ValueError, match="> 0"):
+        O.clip_by_norm([torch.ones(2)], 0.0)

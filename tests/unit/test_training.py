@@ -29,6 +29,8 @@ def data(task: str, n: int = 120, seed: int = 0, dtype: torch.dtype = torch.floa
 @st.composite
 def runs(draw: st.DrawFn) -> tuple[T.Data, T.Setup, int]:
     task = draw(st.sampled_from(T.TASKS))
+    loss = draw(st.sampled_from(("auto", *T.LOSSES_OF_TASK[task])))
+    params = {"huber": (("delta", 0.5),), "quantile": (("q", 0.8),)}.get(loss, ())
     setup = T.Setup(
         hidden=tuple(draw(st.lists(st.integers(1, 6), max_size=3))),
         activation=draw(st.sampled_from(["relu", "tanh", "identity", "elu", "sigmoid"])),
@@ -38,6 +40,11 @@ def runs(draw: st.DrawFn) -> tuple[T.Data, T.Setup, int]:
         penalty=draw(st.sampled_from(optim.PENALTIES)),
         lam=draw(st.sampled_from([0.0, 1e-3, 0.1])),
         seed=draw(st.integers(0, 2**31 - 1)),
+        loss=loss,
+        loss_params=params,
+        init=draw(st.sampled_from(M.INITS)),
+        init_scale=draw(st.sampled_from([0.05, 0.5])),
+        clip=draw(st.sampled_from([0.0, 0.0, 0.1, 1.0])),
     )
     return (
         data(task, n=draw(st.integers(8, 60)), seed=setup.seed % 1000),
@@ -46,7 +53,7 @@ def runs(draw: st.DrawFn) -> tuple[T.Data, T.Setup, int]:
     )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(case=runs())
 def test_loss_curve_equals_torch_nn_and_optim(case: tuple) -> None:
     d, setup, epochs = case
@@ -78,6 +85,147 @@ def test_gradients_equal_autograd(task: str, penalty: str) -> None:
     theirs = torch.autograd.grad(loss, leaves)
     for g, r in zip(ours, theirs, strict=True):
         torch.testing.assert_close(g, r, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("task", "loss"), [(task, loss) for task in T.TASKS for loss in T.LOSSES_OF_TASK[task]]
+)
+@pytest.mark.parametrize("clip", [0.0, 0.05])
+def test_every_loss_and_clipping_give_autograds_gradient(task: str, loss: str, clip: float):
+    setup = T.Setup((5,), "relu", "sgd", 0.1, 16, "l1", 0.01, seed=4, loss=loss, clip=clip)
+    trainer = T.Trainer(data(task), setup, dtype=torch.float64)
+    X, target = trainer.X_train, trainer.T_train
+    ours = trainer.gradients(X, target)
+    theirs = R.training.gradients(trainer, X, target)
+    for g, r in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(g, r, rtol=1e-10, atol=1e-12)
+    if clip:
+        norm = torch.linalg.vector_norm(torch.cat([g.reshape(-1) for g in ours]))
+        assert norm.item() == pytest.approx(clip, rel=1e-5)  # these gradients are far larger
+
+
+def test_hinge_trains_on_labels_of_minus_one_and_one() -> None:
+    trainer = T.Trainer(
+        data("binary", n=300), T.Setup((8,), "tanh", "adam", 0.03, 16, loss="hinge")
+    )
+    assert set(trainer.T_train.unique().tolist()) == {-1.0, 1.0}
+    trainer.run(40)
+    assert trainer.history.test_accuracy[-1] > 0.85
+
+
+def test_a_loss_the_task_cannot_use_is_refused() -> None:
+    with pytest.raises(ValueError, match="regression training cannot use the hinge loss"):
+        T.Trainer(data("regression"), T.Setup((), "relu", "sgd", 0.1, 8, loss="hinge"))
+    with pytest.raises(ValueError, match="clipping"):
+        T.Trainer(data("regression"), T.Setup((), "relu", "sgd", 0.1, 8, clip=-1.0))
+
+
+class LinearModel:
+    """A model written outside dlcore.mlp: y = X W + b, with its backward by hand."""
+
+    def __init__(self, W: torch.Tensor, b: torch.Tensor) -> None:
+        self.W, self.b = W.clone(), b.clone()
+        self.X: torch.Tensor | None = None
+
+    def parameters(self) -> list[torch.Tensor]:
+        return [self.W, self.b]
+
+    def penalized(self) -> list[bool]:
+        return [True, False]
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        self.X = X
+        return self.predict(X)
+
+    def gradients(self, dY: torch.Tensor) -> list[torch.Tensor]:
+        return [self.X.T @ dY, dY.sum(dim=0)]
+
+    def predict(self, X: torch.Tensor) -> torch.Tensor:
+        return X @ self.W + self.b
+
+
+def test_the_trainer_trains_any_model_with_a_backward() -> None:
+    d = data("binary")
+    setup = T.Setup((), "relu", "adam", 0.05, 8, "l2", 0.01, seed=2)
+    reference = T.Trainer(d, setup, dtype=torch.float64)  # an MLP with no hidden layer
+    W, b = reference.net.params[0]
+    custom = T.Trainer(d, setup, dtype=torch.float64, model=LinearModel(W, b))
+    reference.run(5)
+    custom.run(5)
+    assert custom.history.train_loss == pytest.approx(reference.history.train_loss, rel=1e-12)
+
+
+def test_init_rules_set_the_weights_scale() -> None:
+    d = data("regression", n=400)
+
+    def std(init: str, scale: float = 1.0) -> float:
+        setup = T.Setup((200,), "relu", "sgd", 0.1, 8, init=init, init_scale=scale)
+        return T.Trainer(d, setup).net.params[1][0].std().item()  # (200, 1): fan_in 200
+
+    assert std("small") == pytest.approx(M.SMALL_STD, rel=0.2)
+    assert std("large") == pytest.approx(M.LARGE_STD, rel=0.2)
+    assert std("he") == pytest.approx(math.sqrt(2 / 200), rel=0.2)
+    assert std("xavier") == pytest.approx(math.sqrt(2 / 201), rel=0.2)
+    assert std("auto") == std("he")  # ReLU
+    assert std("custom", 0.3) == pytest.approx(0.3, rel=0.2)
+
+
+def test_report_and_follow_mirror_a_run_trained_elsewhere() -> None:
+    d = data("multiclass")
+    setup = T.Setup((6,), "tanh", "adam", 0.05, 8)
+    there, here = T.Trainer(d, setup), T.Trainer(d, setup)
+    there.run(4)
+    here.follow(there.report())
+    here.history.extend(there.history.since(len(here.history)))
+    assert (here.epoch, here.steps) == (there.epoch, there.steps)
+    assert here.history.columns() == there.history.columns()
+    for a, b in zip(here.flat_params, there.flat_params, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_history_survives_torch_save() -> None:
+    import io
+
+    trainer = T.Trainer(data("binary"), T.Setup((3,), "relu", "sgd", 0.1, 8))
+    trainer.run(2)
+    buffer = io.BytesIO()
+    torch.save(trainer, buffer)
+    back = torch.load(io.BytesIO(buffer.getvalue()), weights_only=False)
+    assert back.history.columns() == trainer.history.columns()
+    with pytest.raises(AttributeError):
+        back.history.no_such_column  # noqa: B018
+
+
+def test_a_sweep_trains_every_member_to_the_target_as_one_job() -> None:
+    d = data("binary")
+    members = [T.Trainer(d, T.Setup((4,), "tanh", "adam", 0.05, 8, seed=s)) for s in range(3)]
+    alone = T.Trainer(d, T.Setup((4,), "tanh", "adam", 0.05, 8, seed=1))
+    alone.run(5)
+    sweep = T.Sweep(members)
+    assert sweep.run(5, budget_s=0.0) == 0 and sweep.epoch == 0
+    while sweep.epoch < 5:
+        sweep.run(5, budget_s=0.01)  # in slices, as a worker runs it
+    assert [m.epoch for m in members] == [5, 5, 5]
+    assert sweep.steps == sum(m.steps for m in members)
+    h = sweep.history
+    assert len(h) == 3 * 6 and sorted(set(h.member)) == [0, 1, 2]
+    mine = [loss for m, loss in zip(h.member, h.train_loss, strict=True) if m == 1]
+    assert mine == alone.history.train_loss  # a member trains exactly as it would alone
+    mirror = T.Sweep(
+        [T.Trainer(d, T.Setup((4,), "tanh", "adam", 0.05, 8, seed=s)) for s in range(3)]
+    )
+    mirror.follow(sweep.report())
+    assert mirror.epoch == 5
+
+
+def test_a_sweep_goes_on_past_a_diverged_member() -> None:
+    d = data("regression")
+    wild = T.Trainer(d, T.Setup((16, 16), "relu", "sgd", 1e6, 4))
+    calm = T.Trainer(d, T.Setup((4,), "tanh", "sgd", 0.01, 8))
+    sweep = T.Sweep([wild, calm])
+    sweep.run(10)
+    assert wild.diverged and not sweep.diverged
+    assert calm.epoch == 10 and sweep.epoch == 10
 
 
 def test_steps_epochs_and_budget() -> None:
