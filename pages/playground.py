@@ -12,8 +12,9 @@ import torch
 
 from dlcore import activations, datasets, mlp, optim, training
 from dlcore.reference import training as reference_training
-from ui import i18n, uploads, workers
+from ui import i18n, uploads
 from ui import playground as play
+from ui.engine import LiveRun, engine, owner
 from ui.figures import playground as figures
 from ui.page import Frame
 
@@ -212,26 +213,19 @@ def make_problem(frame: Frame, choice: dict[str, Any]) -> tuple[play.Problem, tu
 # --- the run -----------------------------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner=False)
-def worker_pool() -> workers.Pool:
-    """The server's training processes, started once, on the first use (shared by sessions)."""
-    return workers.Pool(workers.pool_size())
-
-
-def live_run(
-    frame: Frame, problem: play.Problem, setup: training.Setup, key: tuple
-) -> play.LiveRun:
+def live_run(frame: Frame, problem: play.Problem, setup: training.Setup, key: tuple) -> LiveRun:
     """This session's run for the current data and setup: a fresh one when either changed."""
-    worker_pool()  # started with the page, so that the first "Train" finds its worker ready
+    engine()  # started with the page, so that the first "Train" finds its workers ready
     run = st.session_state.get("_run")
-    if run is not None and run.key != key and run.job is not None:
-        run.pause(worker_pool(), 0)  # a setting changed: that run's worker goes back to the pool
+    if run is not None and run.key != key:
+        run.drop(engine())  # a setting changed: nobody wants that run's worker copy back
     if run is None or run.key != key:
         rows, params = problem.data.X_train.shape[0], _parameter_count(problem, setup)
         device = frame.device(rows * params)
-        run = play.LiveRun(key, training.Trainer(problem.data, setup, device=device))
+        trainer = training.Trainer(problem.data, setup, device=device)
+        run = LiveRun(key, trainer, owner("playground"))
         st.session_state["_run"] = run
-    frame.ran_on(frame.t("training_what"), run.trainer.X_train.device)
+    frame.ran_on(frame.t("training_what"), run.job.X_train.device)
     return run
 
 
@@ -241,9 +235,9 @@ def _parameter_count(problem: play.Problem, setup: training.Setup) -> int:
     return sum((n_in + 1) * n_out for n_in, n_out in itertools.pairwise(sizes))
 
 
-def run_buttons(frame: Frame, run: play.LiveRun, epochs: int) -> None:
+def run_buttons(frame: Frame, run: LiveRun, epochs: int) -> None:
     train_col, step_col, restart_col = st.columns(3)
-    finished = run.trainer.epoch >= epochs or run.trainer.diverged or run.stopped == "lost"
+    finished = run.job.epoch >= epochs or run.job.diverged or run.state == "lost"
     # Two buttons, not one toggle: Streamlit may replay a click's trigger when a timer rerun
     # interrupts the run it caused, and "pause" twice is still paused (a toggle would resume).
     if run.running:
@@ -254,7 +248,7 @@ def run_buttons(frame: Frame, run: play.LiveRun, epochs: int) -> None:
     else:
         train_col.button(
             frame.t("train"), key="train", type="primary", icon=":material/play_arrow:",
-            on_click=_train, args=(run,), disabled=finished, width="stretch",
+            on_click=_train, args=(run, epochs), disabled=finished, width="stretch",
         )  # fmt: skip
     step_col.button(
         frame.t("step"),
@@ -274,35 +268,34 @@ def run_buttons(frame: Frame, run: play.LiveRun, epochs: int) -> None:
     )
 
 
-def _train(run: play.LiveRun) -> None:
-    run.running = True  # the next look (this very rerun) hands the trainer to a worker
+def _train(run: LiveRun, epochs: int) -> None:
+    if not run.running:  # a replayed click must not queue the same run twice
+        run.start(engine(), epochs)
 
 
-def _pause(run: play.LiveRun, epochs: int) -> None:
-    run.pause(worker_pool(), epochs)
+def _pause(run: LiveRun, epochs: int) -> None:
+    run.pause(engine(), epochs)
 
 
-def _step(run: play.LiveRun, epochs: int) -> None:
-    run.step(worker_pool(), epochs)
+def _step(run: LiveRun, epochs: int) -> None:
+    run.step(engine(), epochs)
 
 
 def _restart() -> None:
     run = st.session_state.pop("_run", None)
     if run is not None:
-        run.pause(worker_pool(), 0)
+        run.drop(engine())
 
 
-def live_results(
-    frame: Frame, problem: play.Problem, run: play.LiveRun, epochs: int, view: str
-) -> None:
+def live_results(frame: Frame, problem: play.Problem, run: LiveRun, epochs: int, view: str) -> None:
     """The charts, redrawn from the worker's reports while it trains (a fragment on a timer)."""
 
-    @st.fragment(run_every=play.TICK_S if run.running else None)
+    @st.fragment(run_every=frame.redraw_every(run))
     def results() -> None:
         if run.running:
-            run.sync(worker_pool(), epochs)
-            if not run.running:  # finished, diverged, capped or lost: stop the timer
-                st.rerun()
+            run.poll(engine(), epochs)
+            if not run.running or frame.redraw_pace_changed(run):
+                st.rerun()  # stop the timer, or set it to the server's new pace
         status(frame, run, epochs)
         maps, curves = st.columns([3, 2])
         with maps:
@@ -314,8 +307,8 @@ def live_results(
     results()
 
 
-def status(frame: Frame, run: play.LiveRun, epochs: int) -> None:
-    t = run.trainer
+def status(frame: Frame, run: LiveRun, epochs: int) -> None:
+    t = run.job
     st.progress(min(t.epoch / epochs, 1.0), text=frame.t("progress", epoch=t.epoch, epochs=epochs))
     h = t.history
     cells = [
@@ -329,16 +322,12 @@ def status(frame: Frame, run: play.LiveRun, epochs: int) -> None:
         ]
     for col, (label, value, percent) in zip(st.columns(len(cells)), cells, strict=True):
         col.metric(label, _fmt(value, percent))
-    if run.stopped == "diverged":
+    if run.state == "diverged":
         st.error(frame.t("diverged", epoch=t.epoch), icon=":material/warning:")
-    elif run.stopped == "cap":
-        st.warning(frame.t("capped", seconds=int(play.RUN_CAP_S)), icon=":material/timer:")
-    elif run.stopped == "lost":
-        st.warning(frame.t("lost"), icon=":material/link_off:")
-    elif run.stopped == "done":
+    elif run.state == "done":
         st.success(frame.t("done", epochs=t.epoch), icon=":material/check_circle:")
-    if run.waited:
-        st.caption(frame.t("waiting"))
+    else:
+        frame.run_state(run)
 
 
 def _fmt(value: float, percent: bool) -> str:
@@ -363,7 +352,7 @@ def _point_sets(frame: Frame, problem: play.Problem) -> list[figures.PointSet]:
     return sets
 
 
-def main_chart(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
+def main_chart(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     """The decision boundary (2-D inputs), the fitted curve (1-D), or why there is no map."""
     if problem.dims == 1:
         fit_chart(frame, problem, run)
@@ -373,10 +362,10 @@ def main_chart(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
         st.info(frame.t("no_map", count=problem.dims))
 
 
-def boundary_chart(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
+def boundary_chart(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     xs, ys, points = play.grid(problem, MAP_GRID)
-    out = run.trainer.output(problem.inputs(points)).cpu()  # (G², out)
-    task = run.trainer.task
+    out = run.job.output(problem.inputs(points)).cpu()  # (G², out)
+    task = run.job.task
     confidence = None
     if task == "binary":
         z = torch.sigmoid(out[:, 0])
@@ -398,23 +387,23 @@ def boundary_chart(frame: Frame, problem: play.Problem, run: play.LiveRun) -> No
     )  # fmt: skip
 
 
-def fit_chart(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
+def fit_chart(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     xs, _, points = play.grid(problem, LINE_GRID)
-    net = run.trainer.net
-    inputs = problem.inputs(points).to(run.trainer.X_train)
-    out = run.trainer.output(inputs).cpu()
+    net = run.job.net
+    inputs = problem.inputs(points).to(run.job.X_train)
+    out = run.job.output(inputs).cpu()
     piecewise = net.activation.name in mlp.PIECEWISE_LINEAR
     kinks_x = np.zeros(0, np.float32)
     # A diverged net's outputs are NaN, inf or overflowing: no slopes to compare, no pieces.
-    diverged = run.trainer.diverged or not bool(out.isfinite().all())
-    counted = piecewise and run.trainer.task == "regression" and not diverged
+    diverged = run.job.diverged or not bool(out.isfinite().all())
+    counted = piecewise and run.job.task == "regression" and not diverged
     if counted:
         found = mlp.kinks(net.params, net.activation, inputs[:, 0]).cpu()
         # Back from the scaled input to the data's own x.
         kinks_x = (found * problem.std[0] + problem.mean[0]).numpy()
     y_fit = (
-        problem.target_units(out[:, 0]) if run.trainer.task == "regression"
-        else training.probabilities(run.trainer.task, out)[:, -1]
+        problem.target_units(out[:, 0]) if run.job.task == "regression"
+        else training.probabilities(run.job.task, out)[:, -1]
     )  # fmt: skip
     st.plotly_chart(
         figures.fit_1d(
@@ -424,7 +413,7 @@ def fit_chart(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
         ),
         key="chart_fit",
     )  # fmt: skip
-    if run.trainer.task != "regression":
+    if run.job.task != "regression":
         return
     if counted:
         st.metric(frame.t("pieces"), len(kinks_x) + 1, help=frame.t("pieces_help"))
@@ -432,12 +421,12 @@ def fit_chart(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
         st.caption(frame.t("not_piecewise", act=net.activation.name))
 
 
-def history_charts(frame: Frame, run: play.LiveRun) -> None:
+def history_charts(frame: Frame, run: LiveRun) -> None:
     """Loss (log scale) and, for classes, accuracy against the epoch, train and test."""
-    h = run.trainer.history
+    h = run.job.history
     epochs = np.asarray(h.epoch, dtype=np.float32)
-    charts = [("loss", h.train_loss, h.test_loss, run.trainer.loss.name)]
-    if run.trainer.task != "regression":
+    charts = [("loss", h.train_loss, h.test_loss, run.job.loss.name)]
+    if run.job.task != "regression":
         charts.append(("acc", h.train_accuracy, h.test_accuracy, ""))
     for name, train, test, loss in charts:
         series = {
@@ -457,7 +446,7 @@ def history_charts(frame: Frame, run: play.LiveRun) -> None:
 # --- looking inside ----------------------------------------------------------------------------
 
 
-def inside(frame: Frame, problem: play.Problem, run: play.LiveRun, view: str) -> None:
+def inside(frame: Frame, problem: play.Problem, run: LiveRun, view: str) -> None:
     {
         "network": network_view,
         "units": units_view,
@@ -467,12 +456,12 @@ def inside(frame: Frame, problem: play.Problem, run: play.LiveRun, view: str) ->
     }[view](frame, problem, run)
 
 
-def network_view(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
+def network_view(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     st.markdown(frame.t("network_claim"))
-    net = run.trainer.net
+    net = run.job.net
     outputs = (
-        problem.class_names if run.trainer.task == "multiclass"
-        else [problem.target_name if run.trainer.task == "regression" else "P(1)"]
+        problem.class_names if run.job.task == "multiclass"
+        else [problem.target_name if run.job.task == "regression" else "P(1)"]
     )  # fmt: skip
     st.plotly_chart(
         figures.network(
@@ -484,16 +473,14 @@ def network_view(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None
     )  # fmt: skip
 
 
-def units_view(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
+def units_view(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     st.markdown(frame.t("units_claim"))
-    if problem.dims != 2 or not run.trainer.setup.hidden:
+    if problem.dims != 2 or not run.job.setup.hidden:
         st.info(frame.t("units_need"))
         return
     xs, ys, points = play.grid(problem, UNIT_GRID)
-    net = run.trainer.net
-    trace = mlp.forward_pass(
-        net.params, net.activation, problem.inputs(points).to(run.trainer.X_train)
-    )
+    net = run.job.net
+    trace = mlp.forward_pass(net.params, net.activation, problem.inputs(points).to(run.job.X_train))
     maps, labels = [], []
     for layer, h in enumerate(trace.hidden_outputs, start=1):
         for unit in range(h.shape[1]):
@@ -505,9 +492,9 @@ def units_view(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
     )
 
 
-def classes_view(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
+def classes_view(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     st.markdown(frame.t("classes_claim"))
-    t = run.trainer
+    t = run.job
     if t.task == "regression":
         st.info(frame.t("classes_need"))
         return
@@ -532,10 +519,10 @@ def classes_view(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None
     )
 
 
-def shapes_view(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
+def shapes_view(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     st.markdown(frame.t("shapes_claim"))
-    net = run.trainer.net
-    trace = mlp.forward_pass(net.params, net.activation, run.trainer.X_train)
+    net = run.job.net
+    trace = mlp.forward_pass(net.params, net.activation, run.job.X_train)
     rows = [[frame.t("shape_input"), "X", _shape(trace.inputs[0])]]
     for layer, (W, b) in enumerate(net.params, start=1):
         h_in = trace.inputs[layer - 1]
@@ -563,11 +550,11 @@ def _shape(t: torch.Tensor) -> str:
     return "(" + "×".join(str(n) for n in t.shape) + ")"
 
 
-def linear_view(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
+def linear_view(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     st.markdown(frame.t("linear_claim"))
-    net, X = run.trainer.net, run.trainer.X_train
+    net, X = run.job.net, run.job.X_train
     W, b = mlp.collapse(net.params)
-    gap = (run.trainer.output(X) - (X @ W + b)).abs().max().item()
+    gap = (run.job.output(X) - (X @ W + b)).abs().max().item()
     linear = net.activation.name == "identity"
     st.metric(frame.t("linear_gap"), f"{gap:.2e}", help=frame.t("linear_gap_help"))
     if linear:
@@ -591,22 +578,23 @@ def _use_identity() -> None:
 # --- checks, code and exports ------------------------------------------------------------------
 
 
-def checks(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
+def checks(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     """Our gradients against autograd now, and our loss curve against torch.nn + torch.optim."""
-    t = run.trainer
+    t = run.job
     X, T = t.X_train[:GRADIENT_ROWS], t.T_train[:GRADIENT_ROWS]
     ours, theirs = t.gradients(X, T), reference_training.gradients(t, X, T)
     diff = max((a - b).abs().max().item() for a, b in zip(ours, theirs, strict=True))
     frame.check(frame.t("check_gradients"), diff, 1e-4)
     upto = min(t.epoch, play.CHECK_EPOCHS)
-    if upto and run.check.get("upto") != upto:
-        run.check = {"upto": upto, **play.pytorch_replay(problem, t.setup, upto)}
-    if run.check.get("epochs"):
-        frame.check(frame.t("check_curve", epochs=run.check["epochs"]), run.check["diff"], 1e-9)
+    if upto and run.extras.get("check", {}).get("upto") != upto:
+        run.extras["check"] = {"upto": upto, **play.pytorch_replay(problem, t.setup, upto)}
+    check = run.extras.get("check", {})
+    if check.get("epochs"):
+        frame.check(frame.t("check_curve", epochs=check["epochs"]), check["diff"], 1e-9)
         with st.expander(frame.t("replay_title"), icon=":material/compare_arrows:"):
             st.plotly_chart(
                 figures.compare_curves(
-                    np.arange(run.check["epochs"] + 1), run.check["ours"], run.check["theirs"],
+                    np.arange(check["epochs"] + 1), check["ours"], check["theirs"],
                     title=frame.t("replay_chart"), x_title=frame.t("epoch"),
                     y_title=frame.t("loss_axis", loss=t.loss.name),
                     ours_name=frame.t("replay_ours"), theirs_name=frame.t("replay_theirs"),
@@ -624,8 +612,8 @@ def checks(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
     )
 
 
-def exports(frame: Frame, problem: play.Problem, run: play.LiveRun) -> None:
-    t = run.trainer
+def exports(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
+    t = run.job
     with st.expander(frame.t("export_title"), icon=":material/download:"):
         st.caption(frame.t("export_caption", epochs=t.epoch))
         json_col, pt_col, csv_col = st.columns(3)

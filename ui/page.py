@@ -16,6 +16,7 @@ import torch
 
 from dlcore import device as dldevice
 from ui import i18n, server_tuning
+from ui.engine import LiveRun, engine
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 # Choice widgets that put the text of an option (its str, or what format_func shows) in the URL.
@@ -84,6 +85,13 @@ def url_value(value: Any) -> str | list[str]:
     if isinstance(value, (list, tuple)):
         return [str(url_value(v)) for v in value]
     return str(value)
+
+
+def _duration(seconds: float) -> str:
+    """A wait as a learner reads it: "40 s" or "3 min"."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    return f"{round(seconds / 60)} min"
 
 
 class Frame:
@@ -283,6 +291,37 @@ class Frame:
 
     def check(self, label: str, diff: float, tolerance: float) -> None:
         self._checks.append(Check(label, diff, tolerance))
+
+    # -- a live training run: its redraw timer and its state, the same on every page -------------
+    def redraw_every(self, run: LiveRun) -> float | None:
+        """The live charts' timer: the server's pace while `run` trains, else no timer."""
+        if not run.running:
+            return None
+        tick = engine().tick_s()
+        st.session_state[f"_tick_{self.page}"] = tick
+        return tick
+
+    def redraw_pace_changed(self, run: LiveRun) -> bool:
+        """The server's pace moved far from this page's timer (a full rerun sets it anew)."""
+        now = engine().tick_s()
+        current = st.session_state.get(f"_tick_{self.page}", now)
+        return run.running and not current / 1.5 <= now <= current * 1.5
+
+    def run_state(self, run: LiveRun) -> None:
+        """A queued run's place and wait, a capped run, or a lost one, with what to do."""
+        if run.state == "queued":
+            running = engine().load()["running"]
+            key = "frame_run_queued" if run.eta_s is not None else "frame_run_queued_soon"
+            eta = _duration(run.eta_s or 0.0)
+            st.info(self.t(key, position=run.position, running=running, eta=eta),
+                    icon=":material/hourglass_top:")  # fmt: skip
+        elif run.state == "capped":
+            seconds = int(engine().settings.run_cap_s)
+            st.warning(self.t("frame_run_capped", seconds=seconds), icon=":material/timer:")
+        elif run.state == "lost":
+            reason = run.error.split(":")[0].replace(" ", "_")
+            key = f"frame_run_lost_{reason}" if reason in ("worker", "failed") else None
+            st.warning(self.t(key or "frame_run_lost_session"), icon=":material/link_off:")
 
     def show_code(self, *objects: Callable[..., Any] | type) -> None:
         for obj in objects:

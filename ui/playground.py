@@ -1,4 +1,4 @@
-"""The playground's glue: data ready for the trainer, a session's live run, and the exports."""
+"""The playground's glue: data ready for the trainer, the PyTorch replay, and the exports."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import io
 import itertools
 import json
 import math
-import time
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -17,11 +16,8 @@ from torch import Tensor
 
 from dlcore import datasets, training
 from dlcore.reference import training as reference_training
-from ui import uploads, workers
+from ui import uploads
 
-# Work limits per learner, so that one session cannot starve the others on a shared server.
-RUN_CAP_S = 90.0  # compute seconds one training run may use, worker and steps together
-TICK_S = 0.09  # seconds between live redraws: a little over ten a second
 CHECK_STEPS = 1_500  # optimizer steps the PyTorch replay may take (twice: ours and theirs)
 CHECK_EPOCHS = 20
 
@@ -146,95 +142,6 @@ def grid(problem: Problem, points: int) -> tuple[np.ndarray, np.ndarray, Tensor]
         return axes[0].numpy(), np.zeros(0, np.float32), axes[0][:, None]
     gy, gx = torch.meshgrid(axes[1], axes[0], indexing="ij")  # row i = y value i
     return axes[0].numpy(), axes[1].numpy(), torch.stack((gx.ravel(), gy.ravel()), dim=1)
-
-
-# --- the live run of one session -------------------------------------------------------------
-
-
-@dataclass(eq=False)
-class LiveRun:
-    """A training run kept in one learner's session state between reruns.
-
-    While it trains, a worker process holds the real trainer; `trainer` here is a mirror that
-    follows the worker's reports (weights, epoch, history), enough to draw every view. Paused
-    or finished, the worker hands the whole trainer back (optimizer state and batch order
-    included), so that training resumes exactly where it stopped.
-    """
-
-    key: Hashable  # the data and setup it was made for: any change starts a new run
-    trainer: training.Trainer
-    running: bool = False
-    compute_s: float = 0.0
-    stopped: str = ""  # "", "done", "diverged", "cap" or "lost"
-    waited: bool = False  # the last look found every worker busy with other learners
-    check: dict = field(default_factory=dict)
-    job: workers.Job | None = None
-
-    def sync(self, pool: workers.Pool, epochs: int, wait_s: float = 0.0) -> None:
-        """Start the job if a worker is free, and take in what the worker reported since."""
-        if self.job is None:
-            budget = RUN_CAP_S - self.compute_s
-            self.job = workers.Job.start(pool, self, self.trainer, epochs, budget)
-            self.waited = self.job is None
-            if self.job is None:
-                return
-        messages = self.job.messages(self, wait_s)
-        if messages is None:  # the worker was taken back: this session went silent too long
-            self.job, self.running, self.stopped = None, False, "lost"
-            return
-        for message in messages:
-            if message[0] == "progress":
-                self._follow(*message[2:])
-            else:
-                self._take_back(*message[2:], epochs=epochs)
-
-    def pause(self, pool: workers.Pool, epochs: int) -> None:
-        """Stop the worker and wait for the trainer it hands back."""
-        self.running = False
-        if self.job is None:
-            return
-        self.job.stop(self)
-        deadline = time.monotonic() + workers.STOP_WAIT_S
-        while self.job is not None and time.monotonic() < deadline:
-            self.sync(pool, epochs, wait_s=deadline - time.monotonic())
-
-    def step(self, pool: workers.Pool, epochs: int) -> None:
-        """One more epoch, here and now (short enough not to need a worker)."""
-        self.pause(pool, epochs)
-        start = time.perf_counter()
-        self.trainer.run(min(epochs, self.trainer.epoch + 1))
-        self.compute_s += time.perf_counter() - start
-        self._judge(epochs)
-
-    def _follow(self, epoch: int, steps: int, weights: list, rows: dict) -> None:
-        """Mirror a progress report: the worker's weights, epoch and new history rows."""
-        t = self.trainer
-        with torch.no_grad():
-            for mine, theirs in zip(t.flat_params, weights, strict=True):
-                mine.copy_(torch.from_numpy(theirs))
-        t.epoch, t.steps = epoch, steps
-        for name, values in rows.items():
-            getattr(t.history, name).extend(values)
-
-    def _take_back(self, blob: bytes, spent_s: float, epochs: int) -> None:
-        """The worker's whole trainer, back at the end of its job: the mirror becomes it."""
-        self.trainer = workers.from_bytes(blob)
-        self.compute_s += spent_s
-        self.job.release(self)
-        self.job = None
-        self._judge(epochs)
-
-    def _judge(self, epochs: int) -> None:
-        if self.trainer.diverged:
-            self.stopped = "diverged"
-        elif self.trainer.epoch >= epochs:
-            self.stopped = "done"
-        elif self.compute_s >= RUN_CAP_S:
-            self.stopped = "cap"
-        else:
-            self.stopped = ""
-        if self.stopped:
-            self.running = False
 
 
 def pytorch_replay(problem: Problem, setup: training.Setup, epochs: int) -> dict:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 
 import numpy as np
 import pandas as pd
@@ -14,7 +13,7 @@ import torch
 from dlcore import training
 from dlcore.reference import training as reference_training
 from ui import playground as play
-from ui import uploads, workers
+from ui import uploads
 
 
 def circle(features=("x1", "x2")) -> play.Problem:
@@ -54,91 +53,6 @@ def test_grid_covers_the_data():
     assert points.shape == (900, 2) and xs.shape == ys.shape == (30,)
     X = torch.cat((p.raw_train, p.raw_test))
     assert xs[0] < X[:, 0].min() and xs[-1] > X[:, 0].max()
-
-
-@pytest.fixture(scope="module")
-def pool():
-    return workers.Pool(1)
-
-
-def live(problem: play.Problem, setup: training.Setup) -> play.LiveRun:
-    run = play.LiveRun("k", training.Trainer(problem.data, setup))
-    run.running = True
-    return run
-
-
-def sync_until(run: play.LiveRun, pool: workers.Pool, epochs: int, done, limit_s: float = 60):
-    deadline = time.monotonic() + limit_s
-    while not done(run) and time.monotonic() < deadline:
-        run.sync(pool, epochs, wait_s=0.1)
-    assert done(run), (run.trainer.epoch, run.stopped)
-
-
-def test_worker_trains_exactly_like_the_trainer_here_through_pause_and_resume(pool):
-    p = circle()
-    setup = training.Setup((6, 4), "tanh", "adam", 0.01, 16)
-    run = live(p, setup)
-    sync_until(run, pool, 10_000, lambda r: r.trainer.epoch >= 5)  # progress reports arrive
-    assert run.job is not None and len(run.trainer.history.epoch) == run.trainer.epoch + 1
-    run.pause(pool, 10_000)
-    assert run.job is None and not run.running and pool.busy() == 0
-    paused = run.trainer.epoch
-    here = training.Trainer(p.data, setup)
-    here.run(paused)
-    assert run.trainer.history.train_loss == here.history.train_loss  # bit for bit
-    run.running = True
-    sync_until(run, pool, paused + 3, lambda r: not r.running)  # resumes, stops at the target
-    here.run(paused + 3)
-    assert run.stopped == "done" and run.trainer.epoch == paused + 3
-    assert run.trainer.history.train_loss == here.history.train_loss
-    assert 0 < run.compute_s < 60
-
-
-def test_one_epoch_step_here_and_done_at_the_target(pool):
-    run = live(circle(), training.Setup((4,), "tanh", "sgd", 0.1, 16))
-    run.step(pool, 2)
-    assert run.trainer.epoch == 1 and not run.running and run.stopped == ""
-    run.step(pool, 2)
-    assert run.trainer.epoch == 2 and run.stopped == "done"
-
-
-def test_compute_cap_stops_the_run(pool, monkeypatch):
-    monkeypatch.setattr(play, "RUN_CAP_S", 0.3)
-    run = live(circle(), training.Setup((16, 16), "tanh", "sgd", 0.01, 1))
-    sync_until(run, pool, 1_000_000, lambda r: not r.running)
-    assert run.stopped == "cap" and run.compute_s >= 0.3
-
-
-def test_divergence_stops_the_run(pool):
-    p = play.generated("sine", 200, 0.1, 0, 0.2, [], 2)
-    run = live(p, training.Setup((8, 8), "relu", "sgd", 10.0, 8))
-    sync_until(run, pool, 1000, lambda r: not r.running)
-    assert run.stopped == "diverged"
-
-
-def test_a_learner_waits_while_every_worker_is_busy(pool):
-    someone_else = object()
-    taken = pool.acquire(someone_else)
-    try:
-        run = live(circle(), training.Setup((4,), "tanh", "sgd", 0.01, 8))
-        run.sync(pool, 5)
-        assert run.waited and run.job is None
-    finally:
-        pool.release(taken, someone_else)
-    sync_until(run, pool, 5, lambda r: not r.running)
-    assert not run.waited and run.stopped == "done"
-
-
-def test_a_silent_session_loses_its_worker_to_the_next(pool, monkeypatch):
-    run = live(circle(), training.Setup((8, 8), "tanh", "sgd", 0.01, 1))
-    run.sync(pool, 1_000_000)
-    assert run.job is not None
-    monkeypatch.setattr(workers, "LEASE_S", 0.0)  # as if this session went quiet long ago
-    other = live(circle(), training.Setup((4,), "tanh", "sgd", 0.01, 8))
-    sync_until(other, pool, 3, lambda r: not r.running)
-    assert other.stopped == "done"
-    run.sync(pool, 1_000_000)
-    assert run.stopped == "lost" and not run.running
 
 
 def trained(task: str = "multiclass") -> tuple[play.Problem, training.Trainer]:
