@@ -52,7 +52,7 @@ STEP_GOAL = 1.0  # ours / torch, at most
 UPDATES_GOAL, EPOCHS_GOAL = 10.0, 200.0
 TRAIN_EPOCHS = 5000  # ?epochs=: long enough not to finish within a phase
 PROGRESS = re.compile(r"Epoch (\d+) of (\d+)")
-WAITING = "Waiting for a free core"  # the page's note when every training worker is busy
+WAITING = "Waiting for a training slot"  # the page's note while its run is queued
 # B's targets: (name, url path, widget key or None for the bench's default pick).
 B_TARGETS = (("playground", "playground", "noise"), ("activations", "activations", None))
 BURST = 5  # back-to-back reruns per B target before switching to the other, like a drag
@@ -192,7 +192,7 @@ class Trainee:
     latencies: list[float] = field(default_factory=list)
     epochs: list[tuple[float, int]] = field(default_factory=list)  # (time, epoch from progress)
     kbytes: list[float] = field(default_factory=list)  # sent per fragment run
-    waited: int = 0  # runs that found every training worker busy (the page's "waiting" note)
+    waited: int = 0  # runs that found the run queued (the page's "waiting" note)
     errors: list[str] = field(default_factory=list)
     start: float = math.nan
     end: float = math.nan
@@ -247,6 +247,8 @@ async def train_like_browser(client: StreamlitClient, seconds: float) -> Trainee
     _record_epoch(a, started, a.start)
     next_tick = a.start + a.interval
     while client.auto_reruns and next_tick < deadline:
+        # The server sets a slower timer (a full rerun) when more learners train.
+        [(fragment_id, a.interval)] = client.auto_reruns.items()
         await asyncio.sleep(max(0.0, next_tick - time.perf_counter()))
         sent = time.perf_counter()
         r = await client.rerun_fragment(fragment_id)

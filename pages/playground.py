@@ -30,6 +30,7 @@ MAX_LAYERS, MAX_UNITS = 6, 16
 FEATURE_OPTIONS = {datasets.FEATURE_LABELS[f]: f for f in datasets.FEATURES}  # label -> name
 VIEWS = ("network", "units", "classes", "shapes", "linear")
 MAP_GRID, UNIT_GRID, LINE_GRID = 60, 32, 1000
+LIGHT_MAP_GRID, LIGHT_UNIT_GRID = 40, 24  # while a busy server trains: less than half the cells
 GRADIENT_ROWS = 256  # rows of the batch on which gradients are checked against autograd
 # One-click set-ups for the claims of the page: each starts from the defaults.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -363,7 +364,8 @@ def main_chart(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
 
 
 def boundary_chart(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
-    xs, ys, points = play.grid(problem, MAP_GRID)
+    size = LIGHT_MAP_GRID if frame.light(run) else MAP_GRID
+    xs, ys, points = play.grid(problem, size)
     out = run.job.output(problem.inputs(points)).cpu()  # (G², out)
     task = run.job.task
     confidence = None
@@ -372,14 +374,14 @@ def boundary_chart(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     elif task == "multiclass":
         probs = training.probabilities(task, out)
         confidence, z = probs.max(dim=1)
-        confidence = confidence.reshape(MAP_GRID, MAP_GRID).numpy()
+        confidence = confidence.reshape(size, size).numpy()
         z = z.float()
     else:
         z = problem.target_units(out[:, 0])
     names = problem.input_names
     st.plotly_chart(
         figures.boundary(
-            xs, ys, z.reshape(MAP_GRID, MAP_GRID).numpy(), _point_sets(frame, problem), task,
+            xs, ys, z.reshape(size, size).numpy(), _point_sets(frame, problem), task,
             problem.class_names, title=frame.t(f"map_title_{task}"), x_title=names[0],
             y_title=names[1], z_title=frame.t(f"map_z_{task}"), confidence=confidence,
         ),
@@ -478,13 +480,14 @@ def units_view(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     if problem.dims != 2 or not run.job.setup.hidden:
         st.info(frame.t("units_need"))
         return
-    xs, ys, points = play.grid(problem, UNIT_GRID)
+    size = LIGHT_UNIT_GRID if frame.light(run) else UNIT_GRID
+    xs, ys, points = play.grid(problem, size)
     net = run.job.net
     trace = mlp.forward_pass(net.params, net.activation, problem.inputs(points).to(run.job.X_train))
     maps, labels = [], []
     for layer, h in enumerate(trace.hidden_outputs, start=1):
         for unit in range(h.shape[1]):
-            maps.append(h[:, unit].reshape(UNIT_GRID, UNIT_GRID).cpu().numpy())
+            maps.append(h[:, unit].reshape(size, size).cpu().numpy())
             labels.append(frame.t("unit_label", layer=layer, unit=unit + 1))
     st.plotly_chart(
         figures.unit_maps(xs, ys, np.stack(maps), labels, columns=8, title=frame.t("units_chart")),

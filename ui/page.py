@@ -30,6 +30,8 @@ LABELLED_IN_URL = (
 )
 # The learner's language is theirs, not part of the experiment that "Reset to defaults" resets.
 KEPT_ON_RESET = {"lang"}
+# From this redraw interval on (s), live charts send less detail: the server is training for many.
+LIGHT_TICK_S = 0.3
 # Single-choice widgets the frame binds to the URL itself when their labels are translated.
 SINGLE_CHOICE = (st.selectbox, st.segmented_control, st.radio)
 
@@ -307,6 +309,10 @@ class Frame:
         current = st.session_state.get(f"_tick_{self.page}", now)
         return run.running and not current / 1.5 <= now <= current * 1.5
 
+    def light(self, run: LiveRun) -> bool:
+        """Whether live charts draw less detail: `run` trains while many others do."""
+        return run.running and engine().tick_s() >= LIGHT_TICK_S
+
     def run_state(self, run: LiveRun) -> None:
         """A queued run's place and wait, a capped run, or a lost one, with what to do."""
         if run.state == "queued":
@@ -315,6 +321,8 @@ class Frame:
             eta = _duration(run.eta_s or 0.0)
             st.info(self.t(key, position=run.position, running=running, eta=eta),
                     icon=":material/hourglass_top:")  # fmt: skip
+        elif run.state == "running" and self.light(run):
+            st.caption(self.t("frame_run_busy", seconds=f"{engine().tick_s():.1f}"))
         elif run.state == "capped":
             seconds = int(engine().settings.run_cap_s)
             st.warning(self.t("frame_run_capped", seconds=seconds), icon=":material/timer:")

@@ -80,3 +80,22 @@ def test_uploaded_csv_trains_and_the_boundary_changes(app):
     assert after != before  # the boundary moved as the net trained
     test_accuracy = app.main.get_by_test_id("stMetricValue").nth(3).text_content()
     assert float(test_accuracy.rstrip("%")) > 80
+
+
+def test_three_learners_train_at_once_and_every_run_moves(new_app):
+    """A class presses Train together: each learner's epoch counter rises, none waits."""
+    tabs = [new_app().open("/playground?epochs=5000") for _ in range(3)]
+    for tab in tabs:
+        tab.main.get_by_role("button", name="Train").click()
+    for tab in tabs:  # every run past its first epochs while the others train too
+        progress = tab.main.get_by_test_id("stProgress")
+        expect(progress).to_contain_text(re.compile(r"Epoch ([2-9]\d|\d{3,}) of 5000"))
+    firsts = [epoch(tab.main.get_by_test_id("stProgress").text_content()) for tab in tabs]
+    for tab, first in zip(tabs, firsts, strict=True):  # still moving, all three together
+        progress = tab.main.get_by_test_id("stProgress")
+        expect(progress).not_to_contain_text(f"Epoch {first} of 5000")
+        expect(tab.main).not_to_contain_text("Waiting for a training slot")
+    for tab in tabs:
+        tab.main.get_by_role("button", name="Pause").click()
+        expect(tab.main.get_by_role("button", name="Train")).to_be_visible()
+        tab.idle()
