@@ -8,11 +8,13 @@ cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # The browser and its fonts (CJK so 中文 renders, emoji for the menu icons) come from Debian;
-# Playwright cannot download them here.
+# Playwright cannot download them here. nginx fronts the replicas in tests/deploy (Debian puts
+# it in /usr/sbin, which a non-root PATH may lack).
 if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' \
-  || ! fc-list 2>/dev/null | grep -qi 'Noto Color Emoji'; then
+  || ! fc-list 2>/dev/null | grep -qi 'Noto Color Emoji' \
+  || ! { command -v nginx || [ -x /usr/sbin/nginx ]; } >/dev/null 2>&1; then
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji nginx >/dev/null
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv

@@ -1,0 +1,1 @@
+"""Serving the app past one process: replicas behind nginx on one machine, and a cluster."""
