@@ -33,6 +33,7 @@ import queue
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -581,12 +582,18 @@ def engine() -> Engine:
         return _engine
 
 
-def owner(page: str) -> tuple[str, str]:
-    """This session and page: the key under which a page's one running job lives."""
+def owner(page: str) -> tuple[str, str, str]:
+    """This session and page: the key under which a page's one running job lives.
+
+    The session's id comes first (the janitor asks Streamlit about it); a token kept in the
+    session's state tells apart sessions that share an id (AppTest gives every one the same).
+    """
+    import streamlit as st
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     ctx = get_script_run_ctx()
-    return (ctx.session_id if ctx else "no-session", page)
+    token = st.session_state.setdefault("_engine_owner", uuid.uuid4().hex)
+    return (ctx.session_id if ctx else "no-session", page, token)
 
 
 # --- a session's side of a job -------------------------------------------------------------------

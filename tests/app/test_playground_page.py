@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import pytest
 
-from dlcore import activations, optim
+from dlcore import activations, optim, training
 from tests.app.conftest import check_rows, open_page
+from ui import playground as play
 from ui import uploads
+from ui.engine import LiveRun, engine
 
 PAGE = "pages/playground.py"
 
@@ -370,3 +374,44 @@ def test_every_claim_button_sets_up_its_experiment(name):
     assert values == CLAIMS[name]
     assert at.selectbox(key="opt").value == "adam"  # everything else back to its default
     step(at)
+
+
+def test_a_killed_worker_is_replaced_and_the_learner_told_what_to_do():
+    at = open_page(PAGE, epochs="5000")
+    at.button(key="train").click().run()
+    rerun_until(at, lambda a: epoch_of(a) > 0)
+    for worker in engine()._workers:  # as the kernel's out-of-memory killer would
+        os.kill(worker.process.pid, signal.SIGKILL)
+    rerun_until(
+        at, lambda a: any("training process that held this run" in w.value for w in a.warning)
+    )
+    assert at.button(key="train").disabled and epoch_of(at) > 0  # its last report stays
+    at.button(key="restart").click().run()
+    at.button(key="train").click().run()
+    rerun_until(at, lambda a: epoch_of(a) > 0)  # a new worker trains the next run
+    at.button(key="pause").click().run()
+
+
+def test_a_queued_run_shows_its_place_and_starts_by_itself(monkeypatch):
+    e = engine()
+    room = e.settings.capacity - e.load()["running"]
+    others = [LiveRun(i, make_trainer(i), ("others", i)) for i in range(room)]
+    for run in others:  # every slot taken by other learners' long runs
+        run.start(e, 10**9)
+    try:
+        at = open_page(PAGE, epochs="5000")
+        at.button(key="train").click().run()
+        info = " ".join(i.value for i in at.info)
+        assert "number 1 in line" in info, info
+        others[0].drop(e)
+        rerun_until(at, lambda a: epoch_of(a) > 0)
+        assert not any("in line" in i.value for i in at.info)
+        at.button(key="pause").click().run()
+    finally:
+        for run in others:
+            run.drop(e)
+
+
+def make_trainer(seed: int) -> training.Trainer:
+    problem = play.generated("circle", 200, 0.1, seed, 0.2, [], 2)
+    return training.Trainer(problem.data, training.Setup((8,), "tanh", "adam", 0.01, 1, seed=seed))
