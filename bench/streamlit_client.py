@@ -16,6 +16,14 @@ It also does what the browser does for buttons and timed fragments: `click(key_o
 button's trigger once; `auto_reruns` holds the fragments the server asked to rerun on a timer
 (`st.fragment(run_every=...)`: fragment id -> interval in seconds, until `stop_auto_rerun` or the
 next full run), and `rerun_fragment(fragment_id)` sends one such timer rerun.
+`upload(uploader, name, data, mime)` hands a file to an `st.file_uploader` as the browser's drop
+does: it asks the server for an upload URL over the websocket (`file_urls_request`), PUTs the file
+there (multipart, the XSRF cookie echoed in a header), then reruns with the widget holding the
+file's info.
+
+Like the browser, `connect()` first GETs `/_stcore/health` and keeps the cookies it sets (the XSRF
+token; a load balancer's affinity cookie), and sends them with the websocket and the uploads, so
+that every request of one session reaches the same replica behind a proxy.
 
 Latency is measured from sending the BackMsg to receiving `script_finished`: the server-side rerun
 as the browser sees it, socket included, rendering excluded. Many clients can run concurrently in
@@ -28,21 +36,27 @@ import asyncio
 import contextlib
 import math
 import time
+import urllib.request
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ClientState_pb2 import ClientState
+from streamlit.proto.Common_pb2 import UploadedFileInfo
 from streamlit.proto.Element_pb2 import Element
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.runtime.state.common import user_key_from_element_id
 
 STREAM_PATH = "/_stcore/stream"
+HEALTH_PATH = "/_stcore/health"
+XSRF_COOKIE = "_streamlit_xsrf"  # double-submit: the browser echoes it in the X-Xsrftoken header
 # Streamlit's default `global.maxCachedMessageAge`: the browser drops a cached message once this
 # many runs finished without it being used.
 MAX_CACHED_MESSAGE_AGE = 2
@@ -62,6 +76,7 @@ _VALUE_FIELDS = {
     "color_picker": "string_value",
     "multiselect": "string_array_value",
     "button_group": "string_array_value",
+    "file_uploader": "file_uploader_state_value",
 }
 
 
@@ -102,6 +117,9 @@ class Widget:
         if self.kind not in _VALUE_FIELDS or self.value is None:
             return None
         ws = WidgetState(id=self.id)
+        if self.kind == "file_uploader":  # value: the UploadedFileInfo of each file it holds
+            ws.file_uploader_state_value.uploaded_file_info.extend(self.value)
+            return ws
         values = list(self.value) if isinstance(self.value, (list, tuple)) else [self.value]
         if self.kind == "slider" and self.select_slider:
             ws.string_array_value.data.extend(str(v) for v in values)
@@ -197,9 +215,11 @@ def widget_from_element(element: Element, previous: Widget | None) -> Widget | N
     if kind not in _VALUE_FIELDS:
         return None
     proto = getattr(element, kind)
-    keep = previous is not None and previous.kind == kind and not proto.set_value
+    set_value = getattr(proto, "set_value", False)  # file_uploader has none
+    keep = previous is not None and previous.kind == kind and not set_value
     w = Widget(id=proto.id, kind=kind, label=proto.label, value=None)
     w.query_param_key = getattr(proto, "query_param_key", "") or None
+    w.disabled = getattr(proto, "disabled", False)
     if kind == "slider":
         w.select_slider = proto.type == proto.Type.SELECT_SLIDER or bool(proto.options)
         if w.select_slider:
@@ -230,6 +250,9 @@ def widget_from_element(element: Element, previous: Widget | None) -> Widget | N
         w.value = (
             list(proto.raw_values) if proto.set_value else [w.options[i] for i in proto.default]
         )
+    elif kind == "file_uploader":
+        # The server never sets an uploader's files: the browser starts empty (and sends that).
+        w.value = []
     elif kind == "number_input":
         w.min = proto.min if proto.has_min else None
         w.max = proto.max if proto.has_max else None
@@ -301,7 +324,10 @@ class StreamlitClient:
     ) -> None:
         parts = urlsplit(base_url)
         scheme = "wss" if parts.scheme in ("https", "wss") else "ws"
+        http = "https" if parts.scheme in ("https", "wss") else "http"
+        self.http_url = f"{http}://{parts.netloc}{parts.path.rstrip('/')}"
         self.ws_url = f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}{STREAM_PATH}"
+        self.cookies: dict[str, str] = {}  # what the server (or a proxy) set, sent back
         self.timeout_s = timeout_s
         self.message_cache = message_cache
         self.context = {"timezone": "UTC", "locale": "en-US", **(context or {})}
@@ -317,17 +343,23 @@ class StreamlitClient:
         self._cache: dict[str, list[Any]] = {}  # hash -> [encoded ForwardMsg, last run used]
         self._runs_finished = 0
         self._run: _RunInProgress | None = None
+        self._file_urls: dict[str, asyncio.Future] = {}  # request id -> FileURLsResponse
 
     # -- connection ---------------------------------------------------------------------------
     async def connect(self) -> StreamlitClient:
+        await asyncio.to_thread(self._fetch_cookies)
         # proxy=None: never route loopback traffic through an environment proxy. No Origin header:
-        # the server then skips its XSRF check, which would need the browser's cookie.
+        # the server then skips its XSRF check on the socket (uploads still need the token).
+        # ping_interval=None: the browser sends no websocket pings, and a busy server's late pong
+        # would close the connection, which is not what a learner sees.
         self._ws = await websockets.connect(
             self.ws_url,
             subprotocols=["streamlit"],
             max_size=None,
             proxy=None,
             open_timeout=self.timeout_s,
+            ping_interval=None,
+            additional_headers=self._cookie_header(),
         )
         self._reader = asyncio.create_task(self._read_forever(), name="streamlit-client-reader")
         return self
@@ -341,6 +373,23 @@ class StreamlitClient:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
         self._ws = self._reader = None
+
+    def _fetch_cookies(self) -> None:
+        """GET the health endpoint as the page does before it connects, keeping its cookies."""
+        with _OPENER.open(urllib.request.Request(
+            self.http_url + HEALTH_PATH, headers=self._cookie_header()
+        ), timeout=self.timeout_s) as response:  # fmt: skip
+            self._keep_cookies(response.headers.get_all("Set-Cookie") or [])
+
+    def _keep_cookies(self, set_cookie_headers: list[str]) -> None:
+        for header in set_cookie_headers:
+            for name, morsel in SimpleCookie(header).items():
+                self.cookies[name] = morsel.value
+
+    def _cookie_header(self) -> dict[str, str]:
+        if not self.cookies:
+            return {}
+        return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
 
     async def __aenter__(self) -> StreamlitClient:
         return await self.connect()
@@ -358,6 +407,13 @@ class StreamlitClient:
     async def navigate(self, page: str | Page) -> RunResult:
         """Switch page within the session, as a click in the navigation does."""
         target = page if isinstance(page, Page) else self.page(page)
+        # The browser drops the old page's URL-bound widget values from the query string (its
+        # `filterParamsForPageChange`) and keeps the rest.
+        bound = {w.query_param_key for w in self.widgets.values() if w.query_param_key}
+        self.query_string = urlencode(
+            [(k, v) for k, v in parse_qsl(self.query_string, keep_blank_values=True)
+             if k not in bound]
+        )  # fmt: skip
         self.widgets.clear()  # the old page's widgets go with it
         return await self._rerun(page_name="", page_script_hash=target.page_script_hash, widgets=[])
 
@@ -385,6 +441,56 @@ class StreamlitClient:
             page_name="", page_script_hash=self.page_script_hash, widgets=self.widgets.values(),
             triggers=[WidgetState(id=w.id, trigger_value=True)], fragment_id=w.fragment_id,
         )  # fmt: skip
+
+    async def upload(self, uploader: str, name: str, data: bytes,
+                     mime: str = "text/csv") -> RunResult:  # fmt: skip
+        """Drop one file on a file uploader (by id, key or label), as the browser does.
+
+        Ask for an upload URL (`file_urls_request`), PUT the file there, then rerun with the
+        widget holding its `UploadedFileInfo` (replacing any file it held: one-file uploaders).
+        """
+        w = self.find_widget(uploader, kind="file_uploader")
+        if w.disabled:
+            raise ValueError(f"uploader {uploader!r} is disabled: a browser cannot drop on it")
+        urls = await self._request_file_urls([name])
+        if urls.error_msg or len(urls.file_urls) != 1:
+            raise StreamlitProtocolError(f"file URLs refused: {urls.error_msg or urls}")
+        [file_urls] = urls.file_urls
+        await asyncio.to_thread(self._put_file, file_urls.upload_url, name, data, mime)
+        info = UploadedFileInfo(name=name, size=len(data), file_id=file_urls.file_id)
+        info.file_urls.CopyFrom(file_urls)
+        return await self.rerun({w.id: [info]})
+
+    async def _request_file_urls(self, names: list[str]) -> Any:
+        request_id = str(uuid.uuid4())
+        msg = BackMsg()
+        msg.file_urls_request.request_id = request_id
+        msg.file_urls_request.session_id = self.session_id
+        msg.file_urls_request.file_names.extend(names)
+        answer = self._file_urls[request_id] = asyncio.get_running_loop().create_future()
+        try:
+            await self._ws.send(msg.SerializeToString())
+            return await asyncio.wait_for(answer, self.timeout_s)
+        finally:
+            del self._file_urls[request_id]
+
+    def _put_file(self, upload_url: str, name: str, data: bytes, mime: str) -> None:
+        """The browser's PUT: multipart form data, one part named after the file."""
+        boundary = f"----bench{uuid.uuid4().hex}"
+        body = b"".join([
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{name}"'
+            f"\r\nContent-Type: {mime}\r\n\r\n".encode(),
+            data,
+            f"\r\n--{boundary}--\r\n".encode(),
+        ])  # fmt: skip
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}",
+                   **self._cookie_header()}  # fmt: skip
+        if XSRF_COOKIE in self.cookies:
+            headers["X-Xsrftoken"] = self.cookies[XSRF_COOKIE]
+        url = upload_url if "://" in upload_url else self.http_url + upload_url
+        request = urllib.request.Request(url, data=body, headers=headers, method="PUT")
+        with _OPENER.open(request, timeout=self.timeout_s) as response:
+            self._keep_cookies(response.headers.get_all("Set-Cookie") or [])
 
     async def rerun_fragment(self, fragment_id: str | None = None) -> RunResult:
         """One timer rerun of a fragment, as the browser's setInterval sends it.
@@ -477,6 +583,11 @@ class StreamlitClient:
             run.result.messages += 1
             run.result.bytes += len(payload)
         kind = msg.WhichOneof("type")
+        if kind == "file_urls_response":
+            answer = self._file_urls.get(msg.file_urls_response.response_id)
+            if answer is not None and not answer.done():
+                answer.set_result(msg.file_urls_response)
+            return
         if kind == "ref_hash":
             entry = self._cache.get(msg.ref_hash)
             if entry is None:
@@ -569,6 +680,10 @@ class StreamlitClient:
             h for h, e in self._cache.items() if self._runs_finished - e[1] > MAX_CACHED_MESSAGE_AGE
         ]:
             del self._cache[h]
+
+
+# No environment proxies for loopback servers (as for the websocket).
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def _element_id(element: Element) -> str:

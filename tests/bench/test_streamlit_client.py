@@ -22,6 +22,8 @@ from bench.streamlit_client import StreamlitClient  # noqa: E402
 from ui import server_tuning  # noqa: E402
 
 EMPTY_APP = ROOT / "bench" / "empty_app.py"
+APP = ROOT / "app.py"
+SAMPLE = ROOT / "ui" / "samples" / "blobs_3_classes.csv"
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
 
 # Buttons and timed fragments the way the playground uses them, without torch (a quick start):
@@ -85,6 +87,12 @@ def fragment_server(tmp_path_factory):
     script = tmp_path_factory.mktemp("fragment_app") / "fragment_app.py"
     script.write_text(FRAGMENT_APP)
     with StreamlitServer(script) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def app_server():
+    with StreamlitServer(APP) as s:
         yield s
 
 
@@ -221,5 +229,39 @@ def test_server_sockets_have_tcp_nodelay_after_the_first_run(server):
         assert "listener=True nodelay=True" in report
         assert "listener=False nodelay=True" in report
         assert "nodelay=False" not in report
+
+    asyncio.run(scenario())
+
+
+def test_upload_a_csv_to_the_playground(app_server):
+    # The browser's way: file URL over the websocket, PUT with the XSRF cookie, widget change.
+    async def scenario():
+        async with StreamlitClient(app_server.url, timeout_s=120) as client:
+            opened = await client.run("playground", query_string="data=upload")
+            assert opened.ok, opened
+            assert client.find_widget("upload_file").kind == "file_uploader"
+            assert "upload_target" not in {w.key for w in client.widgets.values()}
+
+            result = await client.upload("upload_file", SAMPLE.name, SAMPLE.read_bytes())
+            assert result.ok, result
+            assert "150 rows, 3 classes: apple, banana, cherry" in result.texts
+            assert client.find_widget("upload_target").value == "label"
+            [info] = client.find_widget("upload_file").value
+            assert info.name == SAMPLE.name and info.size == len(SAMPLE.read_bytes())
+
+            # The file stays with the widget on later reruns, as in the browser.
+            again = await client.rerun({"upload_target": "x1"})
+            assert again.ok, again
+            assert any(t.startswith("150 rows, regression of x1") for t in again.texts)
+
+    asyncio.run(scenario())
+
+
+def test_connect_keeps_the_cookies_the_server_sets(server):
+    # Cookies from the health check (the XSRF token here; a proxy's affinity cookie behind
+    # replicas) go with the websocket and the upload, as the browser sends them.
+    async def scenario():
+        async with StreamlitClient(server.url, timeout_s=30) as client:
+            assert client.cookies.get("_streamlit_xsrf", "").startswith("2|")
 
     asyncio.run(scenario())
