@@ -253,7 +253,6 @@ class Ticket:
     report: Any = None  # the newest report not yet taken
     rows: dict[str, list] = field(default_factory=dict)  # history rows not yet taken
     spent_s: float = 0.0  # compute the job used in this submission, as last reported
-    started: float = 0.0  # when a worker took it (monotonic)
     epochs_at_start: int = 0
     epoch: int = 0
     result: tuple[bytes, float, str] | None = None  # job bytes, compute s, why it ended
@@ -426,7 +425,7 @@ class Engine:
                 return
             ticket = self._queue.popleft()
             ticket.state, ticket.worker = "running", worker.index
-            ticket.started, ticket.epochs_at_start = time.monotonic(), ticket.epoch
+            ticket.epochs_at_start = ticket.epoch
             worker.running.add(ticket.id)
             worker.send(("start", ticket.id, ticket.blob, ticket.target, ticket.budget_s))
             ticket.blob = b""  # the worker has it now
@@ -598,15 +597,17 @@ def owner(page: str) -> tuple[str, str, str]:
 
 # --- a session's side of a job -------------------------------------------------------------------
 
-STATES = ("ready", "queued", "running", "paused", "done", "capped", "diverged", "lost")
-
-
 class SessionRun(Protocol):
-    """The session side: start, poll, pause or drop, and the state a page draws."""
+    """The session side: start, poll, pause or drop, and the state a page draws.
 
-    state: str  # one of STATES
-    position: int  # queued: place in line
-    eta_s: float | None  # queued: estimated wait
+    States: "ready" (never started, or handed back short of its target), "queued" (with its
+    place and an estimated wait), "running", "paused", and the ends: "done" (at its target),
+    "capped" (its compute budget spent), "diverged" (NaN or inf) and "lost" (with why).
+    """
+
+    state: str
+    position: int  # queued: place in line, 1 = next
+    eta_s: float | None  # queued: estimated wait in seconds
 
     def start(self, engine: Engine, epochs: int) -> None: ...
 

@@ -42,6 +42,16 @@ def poll_until(
     assert all(done(r) for r in runs), [(r.state, r.job.epoch) for r in runs]
 
 
+def train_together(engine: E.Engine, runs: list[E.LiveRun], seconds: float = 2.0) -> None:
+    """Start every run, let them share the worker for `seconds` once all have begun, pause all."""
+    for run in runs:
+        run.start(engine, FAR)
+    poll_until(engine, runs, FAR, lambda r: r.job.epoch > 0)
+    time.sleep(seconds)
+    for run in runs:
+        run.pause(engine, FAR)
+
+
 @pytest.fixture(scope="module")
 def engine():
     e = E.Engine(E.Settings(workers=1, jobs_per_worker=8, run_cap_s=90.0))
@@ -53,12 +63,7 @@ def test_four_jobs_in_one_worker_all_advance_with_near_equal_shares(engine):
     # Different sizes on purpose: a big net must not starve a small one.
     jobs = [trainer(0, (16, 16)), trainer(1, (4,)), trainer(2, (8, 8), batch=4), trainer(3)]
     runs = [live(job, i) for i, job in enumerate(jobs)]
-    for run in runs:
-        run.start(engine, FAR)
-    poll_until(engine, runs, FAR, lambda r: r.job.epoch > 0)
-    time.sleep(2.0)
-    for run in runs:
-        run.pause(engine, FAR)
+    train_together(engine, runs)
     assert engine.load()["running"] == 0
     shares = [run.compute_s for run in runs]
     assert all(run.state == "paused" and run.job.epoch > 0 for run in runs)
@@ -291,11 +296,6 @@ def test_settings_come_from_the_environment_clamped():
 
 def test_fair_shares_hold_for_many_small_jobs(engine):
     runs = [live(trainer(i, (4,)), f"many{i}") for i in range(8)]
-    for run in runs:
-        run.start(engine, FAR)
-    poll_until(engine, runs, FAR, lambda r: r.job.epoch > 0)
-    time.sleep(2.0)
-    for run in runs:
-        run.pause(engine, FAR)
+    train_together(engine, runs)
     epochs = [run.job.epoch for run in runs]
     assert min(epochs) >= 0.5 * statistics.median(epochs), epochs
