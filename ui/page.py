@@ -17,6 +17,7 @@ import torch
 from dlcore import device as dldevice
 from ui import i18n, server_tuning
 from ui.engine import LiveRun, engine
+from ui.verdict import Verdict, number
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 # Choice widgets that put the text of an option (its str, or what format_func shows) in the URL.
@@ -330,6 +331,25 @@ class Frame:
             reason = run.error.split(":")[0].replace(" ", "_")
             key = f"frame_run_lost_{reason}" if reason in ("worker", "failed") else None
             st.warning(self.t(key or "frame_run_lost_session"), icon=":material/link_off:")
+
+    # -- a claim's verdict, the same element on every page -----------------------------------------
+    def verdict(self, claim: str, verdict: Verdict) -> None:
+        """The claim `claim` judged: held or not, the deciding numbers, and what to change.
+
+        The page's prose gives `verdict_<claim>` (the claim), `verdict_<claim>_evidence` (a
+        sentence with the verdict's values) and `verdict_<claim>_advice_<failed>` for each
+        condition that can fail.
+        """
+        values = {name: number(value) for name, value in verdict.values.items()}
+        if verdict.held is None:
+            badge, reason = self.text["frame_verdict_pending"], self.text["frame_verdict_wait"]
+        else:
+            badge = self.text["frame_verdict_held" if verdict.held else "frame_verdict_not_held"]
+            reason = self.t(f"verdict_{claim}_evidence", **values)
+            if not verdict.held:
+                reason += " " + self.t(f"verdict_{claim}_advice_{verdict.failed}", **values)
+        with st.container(border=True, key=f"verdict_{claim}"):
+            st.markdown(f"{badge} **{self.t(f'verdict_{claim}')}**  \n{reason}")
 
     def show_code(self, *objects: Callable[..., Any] | type) -> None:
         for obj in objects:
