@@ -597,6 +597,7 @@ def owner(page: str) -> tuple[str, str, str]:
 
 # --- a session's side of a job -------------------------------------------------------------------
 
+
 class SessionRun(Protocol):
     """The session side: start, poll, pause or drop, and the state a page draws.
 
