@@ -13,7 +13,7 @@ import torch
 from dlcore import descent, optim, surfaces
 from dlcore.reference import descent as ref_descent
 from dlcore.reference import max_abs_diff
-from ui import i18n, uploads
+from ui import i18n, upload_view, uploads
 from ui.figures import GREY, color
 from ui.figures import descent as figures
 from ui.page import Frame
@@ -598,7 +598,7 @@ def data_columns(frame: Frame) -> tuple[torch.Tensor, torch.Tensor, str, str] | 
         icon=":material/download:",
     )  # fmt: skip
     try:
-        table = sample_table() if file is None else uploads.parse_once(st.session_state, file)
+        table = sample_table() if file is None else upload_view.table(file, frame.lang)
         if file is None:
             st.caption(frame.t("using_sample", name=SAMPLE))
         else:

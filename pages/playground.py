@@ -12,7 +12,7 @@ import torch
 
 from dlcore import activations, datasets, mlp, optim, training
 from dlcore.reference import training as reference_training
-from ui import i18n, uploads
+from ui import i18n, upload_view, uploads
 from ui import playground as play
 from ui.engine import LiveRun, engine, owner
 from ui.figures import playground as figures
@@ -153,7 +153,7 @@ def upload_problem(frame: Frame, choice: dict[str, Any]) -> tuple[play.Problem, 
         st.info(frame.t("upload_waiting"))
         return None
     try:
-        table = uploads.parse_once(st.session_state, file)
+        table = upload_view.table(file, frame.lang)
         numeric = uploads.numeric_columns(table)
         st.caption(uploads.reading_note(table, frame.lang))
         columns = list(table.columns)

@@ -2,10 +2,12 @@
 
 Pure functions over bytes, without streamlit, so that they are unit-testable: a page calls
 `read_csv(uploaded.getvalue(), uploaded.name)`, offers `numeric_columns(df)` as features and
-passes the learner's choice to `to_tensors`, which hands dlcore plain tensors. Every problem is an
-`UploadError` whose `key` names a message in ui/content/<lang>/uploads.toml; `message(error,
-lang)` fills it in. User values in an error (cells, column names) are cut to 30 characters, and
-`message` escapes them for Markdown; none of it is meant for `unsafe_allow_html`.
+passes the learner's choice to `to_tensors`, which hands dlcore plain tensors. A note above the
+header (scikit-learn's files start with "178,13,class_0,class_1,class_2") is found by
+`lines_above_header`, and read_csv's `skip` leaves it out. Every problem is an `UploadError`
+whose `key` names a message in ui/content/<lang>/uploads.toml; `message(error, lang)` fills it
+in. User values in an error (cells, column names) are cut to 30 characters, and `message`
+escapes them for Markdown; none of it is meant for `unsafe_allow_html`.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ MAX_CLASSES = 20
 # count as missing and their rows are dropped (and reported). More than that: not numeric.
 MAX_BAD_FRACTION = 0.05
 QUOTE_LIMIT = 30  # characters of any user value quoted in a message
+MAX_SKIP = 20  # lines above the header that lines_above_header finds and read_csv may skip
 
 DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
 # Cells that mean "no value", compared after stripping and lower-casing.
@@ -55,6 +58,7 @@ SAMPLES: tuple[str, ...] = (
 KEYS: tuple[str, ...] = (
     "upload_too_big",
     "upload_empty",
+    "upload_skipped_everything",
     "upload_image",
     "upload_pdf",
     "upload_excel",
@@ -111,12 +115,17 @@ def escape_markdown(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
+def fill(key: str, lang: str, **values: object) -> str:
+    """Text `key` of uploads.toml in `lang`, string values escaped for Markdown to show as is."""
+    template = i18n.texts("uploads", lang).get(key, key)
+    # Backslash-escaped punctuation renders as itself: no links, HTML, LaTeX or emphasis.
+    escaped = {k: escape_markdown(v) if isinstance(v, str) else v for k, v in values.items()}
+    return template.format(**escaped)
+
+
 def message(error: UploadError, lang: str) -> str:
     """The error's text in `lang`, user values escaped so Markdown shows them literally."""
-    template = i18n.texts("uploads", lang).get(error.key, error.key)
-    # Backslash-escaped punctuation renders as itself: no links, HTML, LaTeX or emphasis.
-    values = {k: escape_markdown(v) if isinstance(v, str) else v for k, v in error.values.items()}
-    return template.format(**values)
+    return fill(error.key, lang, **error.values)
 
 
 DELIMITER_KEYS: dict[str, str] = {
@@ -282,8 +291,12 @@ def _sniff_delimiter(lines: list[str]) -> str:
     return best if scores[best][2] >= 2 else ","
 
 
-def _parse(text: str, delimiter: str, max_rows: int) -> pd.DataFrame:
-    """Every cell as a string, the header as row 0, at most max_rows + 1 data rows."""
+def _parse(text: str, delimiter: str, max_rows: int, skipped: int) -> pd.DataFrame:
+    """Every cell as a string, the header as row 0, at most max_rows + 1 data rows.
+
+    `skipped` lines were cut off the top of the file: error messages count them, so that a line
+    number is the one the learner sees in an editor.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -300,21 +313,21 @@ def _parse(text: str, delimiter: str, max_rows: int) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise UploadError("upload_empty") from None
     except pd.errors.ParserError as e:
-        raise _parser_error(str(e)) from None
+        raise _parser_error(str(e), skipped) from None
     except (csv.Error, ValueError, OverflowError, MemoryError):
         # Anything else the parser chokes on is reported plainly rather than as a crash.
         raise UploadError("upload_unreadable") from None
 
 
-def _parser_error(text: str) -> UploadError:
-    """The specific UploadError for a pandas ParserError message."""
+def _parser_error(text: str, skipped: int) -> UploadError:
+    """The specific UploadError for a pandas ParserError message, lines counted in the file."""
     ragged = re.search(r"Expected (\d+) fields? in line (\d+), saw (\d+)", text)
     if ragged:
         expected, line, found = (int(g) for g in ragged.groups())
-        return UploadError("upload_ragged", line=line, expected=expected, found=found)
+        return UploadError("upload_ragged", line=line + skipped, expected=expected, found=found)
     quote = re.search(r"EOF inside string starting at row (\d+)", text)
     if quote:
-        return UploadError("upload_quote", line=int(quote.group(1)) + 1)
+        return UploadError("upload_quote", line=int(quote.group(1)) + 1 + skipped)
     return UploadError("upload_unreadable")
 
 
@@ -358,6 +371,7 @@ def read_csv(
     data: bytes,
     name: str,
     *,
+    skip: int = 0,
     max_bytes: int = MAX_BYTES,
     max_rows: int = MAX_ROWS,
     max_cols: int = MAX_COLS,
@@ -368,11 +382,19 @@ def read_csv(
     or without BOM), UTF-16 with BOM, GBK, else latin-1; finds the delimiter among , ; tab |;
     reads decimal commas when the delimiter is not a comma. Fully empty rows are skipped. The
     index counts data rows from 1; `df.attrs` records encoding, delimiter and decimal mark.
+    The first `skip` lines of the file (blank ones included) are left out: a note above the
+    header, as `lines_above_header` finds it.
     """
+    if skip < 0:
+        raise ValueError(f"skip must be >= 0, got {skip}")
     size = len(data)
     if size > max_bytes:
         raise UploadError("upload_too_big", size_mb=size / 1e6, limit_mb=max_bytes / 1e6)
     text, encoding = _text(bytes(data), name)
+    if skip:
+        text = _after_lines(text, skip)
+        if not text.strip():
+            raise UploadError("upload_skipped_everything", skip=skip)
 
     lines = _sample_lines(text)
     delimiter = _sniff_delimiter(lines)
@@ -382,7 +404,7 @@ def read_csv(
     if header_fields and header_fields[0] > max_cols:
         raise UploadError("upload_too_many_columns", count=header_fields[0], limit=max_cols)
 
-    raw = _parse(text, delimiter, max_rows)
+    raw = _parse(text, delimiter, max_rows, skip)
     if raw.empty:
         raise UploadError("upload_empty")
     header = [str(cell).strip() for cell in raw.iloc[0].tolist()]
@@ -427,6 +449,77 @@ def _as_number_column(values: np.ndarray) -> np.ndarray:
     if finite.all() and np.all(values == np.round(values)) and np.all(np.abs(values) < 2**53):
         return values.astype(np.int64)
     return values
+
+
+# --- a note above the header ------------------------------------------------------------------
+
+# Line ends as pandas' parser counts them: a lone \r (old Mac files) ends a line too.
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _after_lines(text: str, skip: int) -> str:
+    """The text after its first `skip` lines ("" if it has no more)."""
+    for count, end in enumerate(_LINE_END.finditer(text), start=1):
+        if count == skip:
+            return text[end.end() :]
+    return ""
+
+
+def _split(line: str, delimiter: str) -> list[str]:
+    """One line's fields, quotes respected ([] if the line does not parse on its own)."""
+    try:
+        return next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        return []
+
+
+def _is_header(cells: list[str], rows: list[list[str]], decimal: str) -> bool:
+    """True when `cells` read as column names for `rows`: some text, no number over numbers."""
+    names, _ = _to_number(pd.Series(cells, dtype="string"), decimal)
+    named = pd.Series(cells, dtype="string").str.strip().str.lower()
+    if not (np.isnan(names) & ~named.isin(MISSING).to_numpy(dtype=bool)).any():
+        return False  # numbers and gaps only: a data row, not names
+    body = pd.DataFrame(rows, dtype="string")
+    for j, value in enumerate(names):
+        # A number above a column of numbers is data (a row with row names, say): not a header.
+        if not np.isnan(value) and _mostly_numbers(*_to_number(body[j], decimal)):
+            return False
+    return True
+
+
+def _header_position(rows: list[list[str]], decimal: str) -> int:
+    """Index of the header among the non-blank `rows` when shorter rows stand above it, else 0."""
+    widths = [len(row) for row in rows]
+    usual = max(set(widths), key=widths.count)
+    header = next((i for i, width in enumerate(widths) if width >= usual), 0)
+    if usual < 2 or header == 0 or widths[header] != usual:
+        return 0
+    body = [row for row in rows[header + 1 :] if len(row) == usual]
+    return header if body and _is_header(rows[header], body, decimal) else 0
+
+
+def lines_above_header(data: bytes, name: str, *, max_bytes: int = MAX_BYTES) -> list[str]:
+    """The lines above the header row (blank ones included), [] when the file starts with it.
+
+    A note above the header has fewer fields than the rows below, and the first line that has
+    as many reads as column names. Only the first MAX_SKIP lines can be such a note. Files that
+    read_csv refuses anyway (too big, not text) have none, so that it reports them.
+    """
+    if len(data) > max_bytes:
+        return []
+    try:
+        text, _ = _text(bytes(data), name)
+    except UploadError:
+        return []
+    lines = _LINE_END.split(text[:_SAMPLE_CHARS])
+    if len(text) > _SAMPLE_CHARS:
+        lines = lines[:-1]  # cut off mid-line
+    filled = [i for i, line in enumerate(lines) if line.strip()][: MAX_SKIP + _SAMPLE_LINES]
+    delimiter = _sniff_delimiter([lines[i] for i in filled])
+    rows = [_split(lines[i], delimiter) for i in filled]
+    header = _header_position(rows, "," if delimiter != "," else ".")
+    skip = filled[header] if filled else 0
+    return lines[:skip] if skip <= MAX_SKIP else []
 
 
 # --- table -> tensors ----------------------------------------------------------------------------
@@ -610,18 +703,29 @@ def to_tensors(df: pd.DataFrame, features: list[str], target: str, task: Task = 
 
 
 _PARSED_KEY = "_uploaded_table"  # where parse_once keeps a session's table
+_ABOVE_KEY = "_uploaded_lines_above_header"  # where lines_above_header_once keeps its answer
 
 
-def parse_once(store: MutableMapping[str, Any], file: Any) -> pd.DataFrame:
+def parse_once(store: MutableMapping[str, Any], file: Any, skip: int = 0) -> pd.DataFrame:
     """read_csv of an uploaded file, kept in `store` (a session's state) until another arrives.
 
     `file` is what st.file_uploader returns (file_id, name, getvalue()); a session keeps one
-    parsed table, so reruns skip the parsing and nothing is shared with other sessions.
+    parsed table, so reruns skip the parsing and nothing is shared with other sessions. A new
+    `skip` reads the file again.
     """
     cached = store.get(_PARSED_KEY)
-    if cached is None or cached[0] != file.file_id:
-        cached = (file.file_id, read_csv(file.getvalue(), file.name))
+    if cached is None or cached[0] != (file.file_id, skip):
+        cached = ((file.file_id, skip), read_csv(file.getvalue(), file.name, skip=skip))
         store[_PARSED_KEY] = cached
+    return cached[1]
+
+
+def lines_above_header_once(store: MutableMapping[str, Any], file: Any) -> list[str]:
+    """lines_above_header of an uploaded file, kept in `store` like parse_once's table."""
+    cached = store.get(_ABOVE_KEY)
+    if cached is None or cached[0] != file.file_id:
+        cached = (file.file_id, lines_above_header(file.getvalue(), file.name))
+        store[_ABOVE_KEY] = cached
     return cached[1]
 
 

@@ -359,3 +359,18 @@ def test_data_messages_in_chinese():
     at.segmented_control(key="lang").set_value("zh").run()
     upload(at, "one.csv", b"x\n" + b"1\n2\n" * 10)
     assert "只找到一列" in at.error[0].value or "一列" in at.error[0].value
+
+
+def test_a_note_above_the_header_is_skipped_with_a_preview_and_fits():
+    note = b"study of 2024\n\n"  # a title and a blank line above the header
+    at = upload(open_gd(view="data"), "study.csv", note + good_csv())
+    assert any("The first 2 line(s)" in i.value for i in at.info)
+    skip = next(w for w in at.number_input if str(w.key).startswith("upload_skip_"))
+    assert skip.value == 2
+    assert list(at.dataframe[0].value.columns) == ["hours", "score"]
+    assert at.selectbox(key="x_col").value == "hours"
+    assert any(c.value.startswith("Least-squares line") and "score" in c.value for c in at.caption)
+    assert charts(at) == 2 and all_checks_pass(at)
+    skip.set_value(0).run()  # the title read as the only column name: refused
+    assert "Line 3 has 2 values, but the first row has 1" in at.error[0].value
+    assert charts(at) == 0

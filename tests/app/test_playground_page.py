@@ -415,3 +415,34 @@ def test_a_queued_run_shows_its_place_and_starts_by_itself(monkeypatch):
 def make_trainer(seed: int) -> training.Trainer:
     problem = play.generated("circle", 200, 0.1, seed, 0.2, [], 2)
     return training.Trainer(problem.data, training.Setup((8,), "tanh", "adam", 0.01, 1, seed=seed))
+
+
+# --- a note above the header (issue 9) ------------------------------------------------------------
+
+
+def noted_csv(rows: int = 90) -> bytes:
+    """scikit-learn's shape (wine_data.csv): a "rows,features,class names" note above the header."""
+    lines = [f"{rows},5,class_0,class_1,class_2", "f0,f1,f2,f3,f4,target"]
+    lines += [f"{i % 3 + 0.1 * (i % 7):.1f},{(i * 5) % 11},{i % 4},{i % 9},{i % 5},class_{i % 3}"
+              for i in range(rows)]  # fmt: skip
+    return ("\n".join(lines) + "\n").encode()
+
+
+def skip_control(at):
+    return next(w for w in at.number_input if str(w.key).startswith("upload_skip_"))
+
+
+def test_a_note_above_the_header_is_skipped_with_a_preview_and_trains():
+    at = upload(open_page(PAGE, data="upload"), "wine_data.csv", noted_csv())
+    assert any("The first 1 line(s)" in i.value for i in at.info)
+    assert skip_control(at).value == 1
+    preview = at.dataframe[0].value
+    assert list(preview.columns) == ["f0", "f1", "f2", "f3", "f4", "target"]
+    assert len(preview) == 5
+    assert at.selectbox(key="upload_target").value == "target"
+    assert any("3 classes: class_0, class_1, class_2" in c.value for c in at.caption)
+    step(at)
+    assert progress(at) == "Epoch 1 of 300"
+    skip_control(at).set_value(0).run()  # read as it is, the note is the header: refused
+    assert "Line 2 has 6 values, but the first row has 5" in at.error[0].value
+    assert not at.get("progress")

@@ -586,3 +586,140 @@ def test_samples_are_small_and_reproducible(tmp_path: Path) -> None:
 def test_unknown_sample() -> None:
     with pytest.raises(ValueError):
         U.sample_path("../secrets.csv")
+
+
+# --- a note above the header ----------------------------------------------------------------------
+
+WINE_NOTE = "178,13,class_0,class_1,class_2"
+
+
+def wine_like(rows: int = 178) -> bytes:
+    """A file shaped like scikit-learn's wine_data.csv: a note line, a header, 13 features."""
+    names = [f"feature_{j}" for j in range(13)] + ["target"]
+    lines = [WINE_NOTE, ",".join(names)]
+    lines += [",".join(f"{(i * 7 + j) % 13 + 0.25:.2f}" for j in range(13)) + f",{i % 3}"
+              for i in range(rows)]  # fmt: skip
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_scikit_learn_style_note_is_found_and_skipped() -> None:
+    data = wine_like()
+    assert U.lines_above_header(data, "wine_data.csv") == [WINE_NOTE]
+    err = fails("upload_ragged", data)  # what the learner met before: the note as the header
+    assert err.values == {"line": 2, "expected": 5, "found": 14}
+    df = read(data, skip=1)
+    assert df.shape == (178, 14) and df.columns[0] == "feature_0"
+    p = U.to_tensors(df, list(df.columns[:13]), "target")
+    assert p.task == "classification" and p.classes == ["0", "1", "2"] and p.X.shape == (178, 13)
+
+
+def test_several_note_lines_blank_lines_semicolons_decimal_commas_and_a_bom() -> None:
+    text = "Messung, Labor 3\n\n# 2024\nx wert;y wert\n" + "".join(
+        f"{i},5;{2 * i},25\n" for i in range(12)
+    )
+    data = b"\xef\xbb\xbf" + text.encode()
+    above = U.lines_above_header(data, "messung.csv")
+    assert above == ["Messung, Labor 3", "", "# 2024"]
+    df = read(data, skip=len(above))
+    assert list(df.columns) == ["x wert", "y wert"] and df["y wert"].iloc[1] == 2.25
+    assert df.attrs == {"encoding": "UTF-8 (BOM)", "delimiter": ";", "decimal": ","}
+
+
+def test_a_note_in_gbk_with_crlf_line_ends() -> None:
+    rows = "".join(f"{i},{i % 4},{i % 3}\r\n" for i in range(15))
+    text = "数据说明：三类\r\n长度,宽度,类别\r\n" + rows
+    data = text.encode("gbk")
+    assert U.lines_above_header(data, "gbk.csv") == ["数据说明：三类"]
+    df = read(data, skip=1)
+    assert list(df.columns) == ["长度", "宽度", "类别"] and df.attrs["encoding"] == "GBK"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        table(["1,2,3", "4,5,6"]),
+        table(["1,2,3", "4,5,6", "7,8"]),  # a ragged last line is the file's own problem
+        table(["1,2,3", "4,5,6", "7,8,9,10"]),
+        b"a,b\nrow1,1,2\nrow2,3,4\n",  # row names without a header cell: the rows are data
+        b"a,b,c\n1,2,3,\n4,5,6,\n",  # a delimiter at the end of every row
+        b"1.5,2\n3,4\n5,6,7\n",  # no header at all
+        b"note\n1,2\n3,4\n",  # the row under the short line is numbers, not names
+        b"note\n",
+        b"a,b\n",
+        b"x\n1\n2\n",
+        b"",
+        b"\x89PNG\r\n\x1a\n" + bytes(100),
+    ],
+)
+def test_no_note_is_found_in_other_files(data: bytes) -> None:
+    assert U.lines_above_header(data, "data.csv") == []
+
+
+def test_no_note_in_the_samples_or_in_files_read_csv_refuses_first() -> None:
+    for name in U.SAMPLES:
+        assert U.lines_above_header(U.sample_path(name).read_bytes(), name) == []
+    assert U.lines_above_header(wine_like(), "wine.csv", max_bytes=100) == []  # too big
+
+
+def test_only_the_first_lines_can_be_a_note() -> None:
+    notes = [f"note {i}" for i in range(U.MAX_SKIP + 1)]
+    data = ("\n".join(notes) + "\n").encode() + table([f"{i},{i}" for i in range(30)], "a,b")
+    assert U.lines_above_header(data, "long.csv") == []
+    assert U.lines_above_header(data.split(b"\n", 1)[1], "long.csv") == notes[1:]
+
+
+def test_skip_counts_file_lines_in_messages_and_must_leave_something() -> None:
+    err = fails("upload_ragged", b"note\n\na,b\n1,2\n1,2,3\n", skip=2)
+    assert err.values == {"line": 5, "expected": 2, "found": 3}
+    assert fails("upload_quote", b'note\na,b\n"1,2\n', skip=1).values == {"line": 3}
+    assert fails("upload_skipped_everything", b"note\na,b\n", skip=2).values == {"skip": 2}
+    fails("upload_skipped_everything", b"note\na,b\n", skip=9)
+    fails("upload_too_big", wine_like(), skip=1, max_bytes=100)  # size first, as always
+    with pytest.raises(ValueError):
+        read(wine_like(), skip=-1)
+
+
+def test_lone_carriage_returns_end_lines_for_skip() -> None:
+    df = read(b"note\ra,b\r1,2\r3,4\r", skip=1)
+    assert list(df.columns) == ["a", "b"] and len(df) == 2
+
+
+class _File:
+    """What st.file_uploader returns, as far as parse_once looks."""
+
+    def __init__(self, file_id: str, data: bytes) -> None:
+        self.file_id, self.name, self._data = file_id, "upload.csv", data
+        self.reads = 0
+
+    def getvalue(self) -> bytes:
+        self.reads += 1
+        return self._data
+
+
+def test_parse_once_reads_again_for_a_new_skip_only() -> None:
+    store: dict = {}
+    file = _File("f1", wine_like(20))
+    assert U.lines_above_header_once(store, file) == [WINE_NOTE]
+    assert U.lines_above_header_once(store, file) == [WINE_NOTE]
+    first = U.parse_once(store, file, 1)
+    assert U.parse_once(store, file, 1) is first and file.reads == 2
+    with pytest.raises(U.UploadError, match="upload_ragged"):
+        U.parse_once(store, file, 0)  # the learner set the skip back to 0: read again
+    assert U.parse_once(store, file, 1) is first and file.reads == 3  # a failed read keeps it
+    assert U.lines_above_header_once(store, _File("f2", table(["1,2,3"]))) == []
+
+
+def test_fill_escapes_user_values() -> None:
+    text = U.fill("upload_skip_found", "en", count=1, line="<b>[x](y)</b>")
+    assert "<b>" not in text and r"\[x\]\(y\)" in text
+
+
+@given(st.one_of(st.binary(max_size=500), _CSV_BYTES))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_random_bytes_only_ever_find_a_short_note_that_reads(data: bytes) -> None:
+    above = U.lines_above_header(data, "random.csv")
+    assert len(above) <= U.MAX_SKIP
+    try:
+        U.read_csv(data, "random.csv", skip=len(above), max_rows=100, max_cols=10)
+    except U.UploadError as e:
+        assert e.key in U.KEYS
