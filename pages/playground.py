@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import itertools
 from typing import Any
@@ -17,6 +18,7 @@ from ui import playground as play
 from ui.engine import LiveRun, engine, owner
 from ui.figures import playground as figures
 from ui.page import Frame
+from ui.verdict import Verdict
 
 UPLOAD = "upload"
 DATA_SETS = (*datasets.CLASSIFICATION, *datasets.REGRESSION, UPLOAD)
@@ -39,7 +41,16 @@ PRESETS: dict[str, dict[str, Any]] = {
     "linear": {"act": "identity", "layers": 3, "view": "linear"},
     "pieces": {"data": "sine", "noise": 0.1, "act": "relu", "units1": 8, "units2": 8, "lr": 0.03},
     "softmax": {"data": "blobs", "classes": 4, "view": "classes"},
-    "spiral": {"data": "spiral", "layers": 3, "units1": 8, "units2": 8, "units3": 8},
+    # Noise 0 and a faster rate: at the defaults (noise 0.5) no net untangles the arms.
+    "spiral": {
+        "data": "spiral",
+        "noise": 0.0,
+        "lr": 0.03,
+        "layers": 3,
+        "units1": 8,
+        "units2": 8,
+        "units3": 8,
+    },
 }
 
 
@@ -177,7 +188,9 @@ def upload_problem(frame: Frame, choice: dict[str, Any]) -> tuple[play.Problem, 
     st.caption(_upload_summary(frame, prepared))
     chosen = feature_control(frame, prepared.features) if len(prepared.features) == 2 else []
     problem = play.uploaded(prepared, choice["test"] / 100, choice["seed"], chosen)
-    key = (file.file_id, tuple(features), target, task, choice["test"], choice["seed"], *chosen)
+    # The table's shape stands for the lines skipped above its header: another skip, another run.
+    read = (file.file_id, table.shape)
+    key = (*read, tuple(features), target, task, choice["test"], choice["seed"], *chosen)
     return problem, key
 
 
@@ -230,6 +243,26 @@ def live_run(frame: Frame, problem: play.Problem, setup: training.Setup, key: tu
     return run
 
 
+def baseline_run(problem: play.Problem, setup: training.Setup, key: tuple, data: str,
+                 device: torch.device) -> LiveRun | None:  # fmt: skip
+    """The one-hidden-layer twin that the depth claim compares with (spiral, 2+ layers)."""
+    base = st.session_state.get("_baseline")
+    wanted = data == "spiral" and len(setup.hidden) >= 2
+    if base is not None and (not wanted or base.key != key):
+        base.drop(engine())
+        base = st.session_state["_baseline"] = None
+    if wanted and base is None:
+        shallow = dataclasses.replace(setup, hidden=setup.hidden[:1])
+        trainer = training.Trainer(problem.data, shallow, device=device)
+        base = st.session_state["_baseline"] = LiveRun(key, trainer, owner("playground-baseline"))
+    return base
+
+
+def _runs() -> list[LiveRun]:
+    """This session's runs on this page: the learner's, and the depth claim's twin if any."""
+    return [r for r in (st.session_state.get(k) for k in ("_run", "_baseline")) if r is not None]
+
+
 def _parameter_count(problem: play.Problem, setup: training.Setup) -> int:
     d = problem.data
     sizes = [d.X_train.shape[1], *setup.hidden, training.output_size(d.task, d.n_classes)]
@@ -270,12 +303,14 @@ def run_buttons(frame: Frame, run: LiveRun, epochs: int) -> None:
 
 
 def _train(run: LiveRun, epochs: int) -> None:
-    if not run.running:  # a replayed click must not queue the same run twice
-        run.start(engine(), epochs)
+    for each in _runs():  # the learner's run, and the twin its claim compares with
+        if not each.running and not each.finished:  # a replayed click must not queue twice
+            each.start(engine(), epochs)
 
 
 def _pause(run: LiveRun, epochs: int) -> None:
-    run.pause(engine(), epochs)
+    for each in _runs():
+        each.pause(engine(), epochs)
 
 
 def _step(run: LiveRun, epochs: int) -> None:
@@ -283,26 +318,37 @@ def _step(run: LiveRun, epochs: int) -> None:
 
 
 def _restart() -> None:
-    run = st.session_state.pop("_run", None)
-    if run is not None:
-        run.drop(engine())
+    for each in _runs():
+        each.drop(engine())
+    st.session_state.pop("_run", None)
+    st.session_state.pop("_baseline", None)
 
 
-def live_results(frame: Frame, problem: play.Problem, run: LiveRun, epochs: int, view: str) -> None:
+def live_results(
+    frame: Frame,
+    problem: play.Problem,
+    run: LiveRun,
+    choice: dict[str, Any],
+    epochs: int,
+    view: str,
+) -> None:
     """The charts, redrawn from the worker's reports while it trains (a fragment on a timer)."""
+    runs = _runs()
 
-    @st.fragment(run_every=frame.redraw_every(run))
+    @st.fragment(run_every=frame.redraw_every(*runs))
     def results() -> None:
-        if run.running:
-            run.poll(engine(), epochs)
-            if not run.running or frame.redraw_pace_changed(run):
-                st.rerun()  # stop the timer, or set it to the server's new pace
+        live = [r for r in runs if r.running]
+        for each in live:
+            each.poll(engine(), epochs)
+        if live and (not any(r.running for r in runs) or frame.redraw_pace_changed(*runs)):
+            st.rerun()  # stop the timer, or set it to the server's new pace
         status(frame, run, epochs)
         maps, curves = st.columns([3, 2])
         with maps:
             main_chart(frame, problem, run)
         with curves:
             history_charts(frame, run)
+        data_verdicts(frame, problem, run, choice)
         inside(frame, problem, run, view)
 
     results()
@@ -415,12 +461,42 @@ def fit_chart(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
         ),
         key="chart_fit",
     )  # fmt: skip
-    if run.job.task != "regression":
-        return
-    if counted:
+    if run.job.task == "regression" and counted:
         st.metric(frame.t("pieces"), len(kinks_x) + 1, help=frame.t("pieces_help"))
-    elif not piecewise:
-        st.caption(frame.t("not_piecewise", act=net.activation.name))
+    if not diverged:
+        frame.verdict("pieces", pieces_verdict(run, inputs[:, 0], len(kinks_x) + 1))
+
+
+def pieces_verdict(run: LiveRun, x: torch.Tensor, pieces: int) -> Verdict:
+    """How straight the fit is between its kinks, measured in float64 (no rounding to hide in)."""
+    net = run.job.net
+    params = [(W.double(), b.double()) for W, b in net.params]
+    # An even grid made in float64: float32 steps wobble, and the wobble reads as curvature.
+    x = torch.linspace(x[0].item(), x[-1].item(), x.numel(), dtype=torch.float64)
+    y = mlp.forward_pass(params, net.activation, x[:, None]).output[:, 0]
+    piecewise = net.activation.name in mlp.PIECEWISE_LINEAR
+    kinks = mlp.kinks(params, net.activation, x) if piecewise else x.new_zeros(0)
+    bent = play.bend(x, y, kinks)
+    one_d_regression = run.job.task == "regression"
+    return play.pieces_verdict(one_d_regression, net.activation.name, bent, pieces)
+
+
+def data_verdicts(
+    frame: Frame, problem: play.Problem, run: LiveRun, choice: dict[str, Any]
+) -> None:
+    """The claims about a data set, judged from this run: one neuron on XOR, depth on spirals."""
+    t, finished = run.job, run.state == "done"
+    if choice["name"] == "xor":
+        accuracy = t.history.train_accuracy[-1]
+        verdict = play.neuron_verdict(t.setup.hidden, problem.features, finished, accuracy)
+        frame.verdict("neuron", verdict)
+    elif choice["name"] == "spiral":
+        base = st.session_state.get("_baseline")
+        both = finished and base is not None and base.state == "done"
+        shallow = base.job.history.test_accuracy[-1] if base is not None else float("nan")
+        deep = t.history.test_accuracy[-1]
+        verdict = play.depth_verdict(t.setup.hidden, choice["noise"], both, deep, shallow)
+        frame.verdict("spiral", verdict)
 
 
 def history_charts(frame: Frame, run: LiveRun) -> None:
@@ -501,7 +577,12 @@ def classes_view(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     if t.task == "regression":
         st.info(frame.t("classes_need"))
         return
-    predicted = training.predicted_class(t.task, t.output(t.X_test))
+    out_test = t.output(t.X_test)
+    probs_test = training.probabilities(t.task, out_test)
+    frame.verdict(
+        "softmax", play.softmax_verdict(t.task, probs_test, t.y_test, run.state == "done")
+    )
+    predicted = training.predicted_class(t.task, out_test)
     matrix = training.confusion_matrix(t.y_test, predicted, problem.data.n_classes)
     left, right = st.columns(2)
     left.plotly_chart(
@@ -547,6 +628,9 @@ def shapes_view(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     table, code = st.columns([1, 1])
     table.markdown("\n".join("| " + " | ".join(cells) + " |" for cells in lines))
     code.code(inspect.getsource(mlp.forward_pass), language="python")
+    outputs = [*trace.preactivations, trace.output]
+    layers = [(trace.inputs[i], W, b, outputs[i]) for i, (W, b) in enumerate(net.params)]
+    frame.verdict("layers", play.shapes_verdict(run.job.X_train.shape[0], layers))
 
 
 def _shape(t: torch.Tensor) -> str:
@@ -558,12 +642,10 @@ def linear_view(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     net, X = run.job.net, run.job.X_train
     W, b = mlp.collapse(net.params)
     gap = (run.job.output(X) - (X @ W + b)).abs().max().item()
-    linear = net.activation.name == "identity"
     st.metric(frame.t("linear_gap"), f"{gap:.2e}", help=frame.t("linear_gap_help"))
-    if linear:
-        st.success(frame.t("linear_equal", layers=len(net.params)))
-    else:
-        st.warning(frame.t("linear_not", act=net.activation.name))
+    scale = run.job.output(X).abs().max().item()
+    frame.verdict("linear", play.collapse_verdict(net.activation.name, gap, scale))
+    if net.activation.name != "identity":
         st.button(frame.t("linear_try"), key="use_identity", on_click=_use_identity)
     st.markdown(frame.t("linear_product", shape=_shape(W)))
     st.code(
@@ -640,7 +722,11 @@ def exports(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
 
 
 def results_area(
-    frame: Frame, made: tuple[play.Problem, tuple] | None, setup: training.Setup, epochs: int
+    frame: Frame,
+    choice: dict[str, Any],
+    made: tuple[play.Problem, tuple] | None,
+    setup: training.Setup,
+    epochs: int,
 ) -> None:
     """The run's buttons, live charts and views; its checks and exports once it is not training."""
     view = frame.segmented(
@@ -651,8 +737,9 @@ def results_area(
         return
     problem, data_key = made
     run = live_run(frame, problem, setup, (data_key, setup))
+    baseline_run(problem, setup, (data_key, setup), choice["name"], run.job.X_train.device)
     run_buttons(frame, run, epochs)
-    live_results(frame, problem, run, epochs, view)
+    live_results(frame, problem, run, choice, epochs, view)
     if not run.running:  # the mirror lacks the optimizer state while a worker trains
         checks(frame, problem, run)
         exports(frame, problem, run)
@@ -667,7 +754,7 @@ def main() -> None:
         made = make_problem(frame, choice)
         setup, epochs = network_controls(frame, int(choice["seed"]))
     with results:
-        results_area(frame, made, setup, epochs)
+        results_area(frame, choice, made, setup, epochs)
     frame.finish()
 
 

@@ -22,6 +22,7 @@ Jobs travel as torch.save bytes: plain pickling would break an optimizer's share
 
 from __future__ import annotations
 
+import atexit
 import collections
 import contextlib
 import io
@@ -336,6 +337,8 @@ class Engine:
         self._closed = threading.Event()
         self._workers = [self._new_worker(i) for i in range(settings.workers)]
         threading.Thread(target=self._janitor, daemon=True, name="dlcs-janitor").start()
+        # Before multiprocessing ends the workers at exit: their deaths must not start new ones.
+        atexit.register(self.close)
 
     def _new_worker(self, index: int) -> _Worker:
         worker = _Worker(index, self._on_message, self._on_death)

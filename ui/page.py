@@ -296,19 +296,20 @@ class Frame:
         self._checks.append(Check(label, diff, tolerance))
 
     # -- a live training run: its redraw timer and its state, the same on every page -------------
-    def redraw_every(self, run: LiveRun) -> float | None:
-        """The live charts' timer: the server's pace while `run` trains, else no timer."""
-        if not run.running:
+    def redraw_every(self, *runs: LiveRun) -> float | None:
+        """The live charts' timer: the server's pace while any of `runs` trains, else none."""
+        if not any(run.running for run in runs):
             return None
         tick = engine().tick_s()
         st.session_state[f"_tick_{self.page}"] = tick
         return tick
 
-    def redraw_pace_changed(self, run: LiveRun) -> bool:
+    def redraw_pace_changed(self, *runs: LiveRun) -> bool:
         """The server's pace moved far from this page's timer (a full rerun sets it anew)."""
         now = engine().tick_s()
         current = st.session_state.get(f"_tick_{self.page}", now)
-        return run.running and not current / 1.5 <= now <= current * 1.5
+        training = any(run.running for run in runs)
+        return training and not current / 1.5 <= now <= current * 1.5
 
     def light(self, run: LiveRun) -> bool:
         """Whether live charts draw less detail: `run` trains while many others do."""
@@ -337,17 +338,18 @@ class Frame:
         """The claim `claim` judged: held or not, the deciding numbers, and what to change.
 
         The page's prose gives `verdict_<claim>` (the claim), `verdict_<claim>_evidence` (a
-        sentence with the verdict's values) and `verdict_<claim>_advice_<failed>` for each
-        condition that can fail.
+        sentence with the verdict's values, left out when the settings miss a condition of the
+        claim) and `verdict_<claim>_advice_<failed>` for each condition that can fail.
         """
         values = {name: number(value) for name, value in verdict.values.items()}
         if verdict.held is None:
             badge, reason = self.text["frame_verdict_pending"], self.text["frame_verdict_wait"]
         else:
             badge = self.text["frame_verdict_held" if verdict.held else "frame_verdict_not_held"]
-            reason = self.t(f"verdict_{claim}_evidence", **values)
+            parts = [self.t(f"verdict_{claim}_evidence", **values)] if verdict.measured else []
             if not verdict.held:
-                reason += " " + self.t(f"verdict_{claim}_advice_{verdict.failed}", **values)
+                parts.append(self.t(f"verdict_{claim}_advice_{verdict.failed}", **values))
+            reason = " ".join(parts)
         with st.container(border=True, key=f"verdict_{claim}"):
             st.markdown(f"{badge} **{self.t(f'verdict_{claim}')}**  \n{reason}")
 

@@ -17,6 +17,7 @@ from torch import Tensor
 from dlcore import datasets, training
 from dlcore.reference import training as reference_training
 from ui import uploads
+from ui.verdict import Verdict
 
 CHECK_STEPS = 1_500  # optimizer steps the PyTorch replay may take (twice: ours and theirs)
 CHECK_EPOCHS = 20
@@ -221,3 +222,97 @@ def sequential_code(trainer: training.Trainer, file_name: str) -> str:
 def history_csv(trainer: training.Trainer) -> str:
     """Epoch, train/test loss and accuracy, one row per evaluation."""
     return pd.DataFrame(trainer.history.columns()).to_csv(index=False)
+
+
+# --- verdicts: each claim judged from this run -------------------------------------------------
+
+XOR_LINE_BEST = 0.8  # one straight line gets about 3 of XOR's 4 quadrants (0.75) at best
+COLLAPSE_TOLERANCE = 1e-4  # float32 rounding of a product of a few small matrices stays below
+BEND_TOLERANCE = 1e-6  # relative curvature off the kinks: float64 rounding of straight pieces
+SUM_TOLERANCE = 1e-5  # softmax rows in float32 sum to 1 within a few ulps
+DEEP_ENOUGH = 0.8  # test accuracy at which a net has untangled the spiral
+DEPTH_GAIN = 0.2  # how far the deep net must beat the shallow one of the same width
+QUIET_NOISE = 0.2  # above this noise the spiral's arms overlap: no net untangles them
+
+
+def neuron_verdict(
+    hidden: Sequence[int], features: Sequence[str], finished: bool, train_accuracy: float
+) -> Verdict:
+    """One neuron (no hidden layer) on XOR: its best train accuracy stays that of a line."""
+    if hidden:
+        return Verdict.unmet("hidden", layers=len(hidden))
+    if not finished:
+        return Verdict.pending()
+    held = train_accuracy < XOR_LINE_BEST
+    failed = "feature" if "x1_x2" in features else "claim"
+    return Verdict.judge(held, failed, accuracy=train_accuracy, line=XOR_LINE_BEST)
+
+
+def shapes_verdict(rows: int, layers: Sequence[tuple[Tensor, Tensor, Tensor, Tensor]]) -> Verdict:
+    """Each layer's (input, W, b, output): X (N×F) · W (F×H) + b (H) gives (N×H), every layer."""
+    fits = all(
+        h.shape == (rows, W.shape[0]) and b.shape == (W.shape[1],) and z.shape == (rows, W.shape[1])
+        for h, W, b, z in layers
+    )
+    return Verdict.judge(fits, layers=len(layers), rows=rows)
+
+
+def collapse_verdict(activation: str, gap: float, scale: float) -> Verdict:
+    """A stack without nonlinearity equals one layer: the largest gap of their outputs."""
+    held = gap <= COLLAPSE_TOLERANCE * max(1.0, scale)
+    return Verdict.judge(
+        held, "activation" if activation != "identity" else "claim", gap=gap, activation=activation
+    )
+
+
+def bend(x: Tensor, y: Tensor, kinks: Tensor) -> float:
+    r"""The largest curvature $|y''|$ of y(x) off the kinks, relative to the curve's own scale.
+
+    On an even grid $y'' \approx (y_{i-1} - 2y_i + y_{i+1})/h^2$; a straight piece has none. Grid
+    points within a step of a kink are left out: there the slope changes by design.
+    """
+    h = (x[-1] - x[0]) / (len(x) - 1)
+    curvature = (y[:-2] - 2 * y[1:-1] + y[2:]).abs() / h**2  # (G - 2,)
+    near = torch.zeros_like(curvature, dtype=torch.bool)
+    for k in kinks.tolist():
+        near |= (x[1:-1] - k).abs() <= 2 * h
+    scale = (y.max() - y.min()).clamp(min=1e-12) / (x[-1] - x[0]) ** 2
+    rest = curvature[~near]
+    return (rest.max() / scale).item() if rest.numel() else 0.0
+
+
+def pieces_verdict(one_d_regression: bool, activation: str, bent: float, pieces: int) -> Verdict:
+    """A ReLU net's 1-D fit is straight between its kinks (no curvature left over)."""
+    if not one_d_regression:
+        return Verdict.unmet("data")
+    held = bent <= BEND_TOLERANCE
+    return Verdict.judge(held, "activation", bend=bent, pieces=pieces, activation=activation)
+
+
+def softmax_verdict(task: str, probs: Tensor, y: Tensor, finished: bool) -> Verdict:
+    """Softmax outputs are probabilities (rows in [0, 1] summing to 1) that predict the class."""
+    if task != "multiclass":
+        return Verdict.unmet("classes")
+    if not finished:
+        return Verdict.pending()
+    error = (probs.sum(dim=1) - 1).abs().max().item()
+    inside = bool(((probs >= 0) & (probs <= 1)).all())
+    classes = probs.shape[1]
+    accuracy = (probs.argmax(dim=1) == y).double().mean().item()
+    held = inside and error <= SUM_TOLERANCE and accuracy >= 1 / classes + 0.25
+    return Verdict.judge(
+        held, "claim", error=error, accuracy=accuracy, chance=1 / classes, classes=classes
+    )
+
+
+def depth_verdict(
+    hidden: Sequence[int], noise: float, finished: bool, deep: float, shallow: float
+) -> Verdict:
+    """Deep beats shallow on the spiral: test accuracy of this net against one hidden layer."""
+    if len(hidden) < 2:
+        return Verdict.unmet("depth", layers=len(hidden))
+    if not finished:
+        return Verdict.pending()
+    held = deep >= DEEP_ENOUGH and deep - shallow >= DEPTH_GAIN
+    failed = "noise" if noise > QUIET_NOISE else "claim"
+    return Verdict.judge(held, failed, deep=deep, shallow=shallow, layers=len(hidden), noise=noise)

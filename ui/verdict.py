@@ -21,10 +21,16 @@ class Verdict:
     held: bool | None
     values: Mapping[str, Any] = field(default_factory=dict)  # the deciding numbers, by name
     failed: str = ""  # when not held: which condition failed (names the page's advice)
+    measured: bool = True  # False: the settings are not the claim's experiment, nothing to weigh
 
     @classmethod
     def pending(cls, **values: Any) -> Verdict:
         return cls(None, values)
+
+    @classmethod
+    def unmet(cls, condition: str, **values: Any) -> Verdict:
+        """Not held: the settings miss a condition of the claim (no hidden layer, 1-D data...)."""
+        return cls(False, values, condition, measured=False)
 
     @classmethod
     def judge(cls, held: bool, failed: str = "", **values: Any) -> Verdict:

@@ -106,3 +106,56 @@ def test_pytorch_replay_agrees_and_respects_the_step_budget():
     assert len(replay["ours"]) == len(replay["theirs"]) == 6
     tiny_batches = training.Setup((4,), "tanh", "sgd", 0.01, 1)  # 150 steps an epoch
     assert play.pytorch_replay(p, tiny_batches, 20)["epochs"] == play.CHECK_STEPS // 150
+
+
+# --- verdicts: each held on one case and not on another, so that each check can fail ----------
+
+
+def test_neuron_verdict():
+    assert play.neuron_verdict((), ["x1", "x2"], True, 0.55).held
+    assert play.neuron_verdict((), ["x1", "x2"], False, 0.55).held is None  # train to see
+    assert play.neuron_verdict((), ["x1", "x2", "x1_x2"], True, 0.96).failed == "feature"
+    unmet = play.neuron_verdict((4,), ["x1", "x2"], True, 0.99)
+    assert not unmet.held and unmet.failed == "hidden" and not unmet.measured
+
+
+def test_shapes_verdict():
+    X, W, b = torch.zeros(5, 2), torch.zeros(2, 3), torch.zeros(3)
+    assert play.shapes_verdict(5, [(X, W, b, X @ W + b)]).held
+    assert not play.shapes_verdict(5, [(X, W, b, torch.zeros(5, 4))]).held
+
+
+def test_collapse_verdict():
+    assert play.collapse_verdict("identity", 3e-7, 2.0).held
+    failed = play.collapse_verdict("tanh", 0.4, 2.0)
+    assert not failed.held and failed.failed == "activation"
+
+
+def test_bend_is_zero_off_the_kinks_of_straight_pieces_and_large_on_a_curve():
+    x = torch.linspace(-2, 2, 401, dtype=torch.float64)
+    kinked = torch.relu(x - 0.3) - 2 * torch.relu(-x - 1.1)  # kinks at 0.3 and -1.1
+    kinks = torch.tensor([0.3, -1.1], dtype=torch.float64)
+    assert play.bend(x, kinked, kinks) < 1e-9
+    assert play.bend(x, kinked, kinks[:1]) > 1.0  # a kink left unexplained is a bend
+    assert play.bend(x, torch.tanh(x), kinks[:0]) > 0.1
+    assert play.pieces_verdict(True, "relu", 1e-9, 3).held
+    assert play.pieces_verdict(True, "tanh", 0.5, 1).failed == "activation"
+    assert play.pieces_verdict(False, "relu", 0.0, 1).failed == "data"
+
+
+def test_softmax_verdict():
+    probs = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]])
+    assert play.softmax_verdict("multiclass", probs, torch.tensor([0, 1, 2]), True).held
+    assert not play.softmax_verdict("multiclass", probs, torch.tensor([1, 2, 0]), True).held
+    assert play.softmax_verdict("multiclass", probs, torch.tensor([0, 1, 2]), False).held is None
+    assert play.softmax_verdict("binary", probs[:, :2], torch.tensor([0, 1, 0]), True).failed == (
+        "classes"
+    )
+
+
+def test_depth_verdict():
+    assert play.depth_verdict((8, 8, 8), 0.0, True, 0.88, 0.48).held
+    assert play.depth_verdict((8, 8, 8), 0.5, True, 0.51, 0.44).failed == "noise"
+    assert play.depth_verdict((8, 8, 8), 0.0, True, 0.85, 0.8).failed == "claim"  # no gain
+    assert play.depth_verdict((8,), 0.0, True, 0.5, 0.5).failed == "depth"
+    assert play.depth_verdict((8, 8, 8), 0.0, False, 0.0, 0.0).held is None
