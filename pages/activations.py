@@ -9,6 +9,13 @@ import streamlit as st
 import torch
 
 from dlcore import activations, mlp, reference
+from ui.activations import (
+    chain_verdict,
+    dead_verdict,
+    shapes_verdict,
+    stable_softmax_verdict,
+    temperature_verdict,
+)
 from ui.figures import activations as figures
 from ui.page import Frame
 from ui.parsing import InputError, parse_numbers
@@ -27,6 +34,8 @@ PARAMETER_SLIDERS = {
 }
 LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 2.0, 5.0, 10.0, 20.0)
 TEMPERATURES = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
+# Below 1, so that the first view already shows what temperature does (T = 1 changes nothing).
+DEFAULT_TEMPERATURE = 0.5
 LOGIT_SCALES = (1, 10, 100, 1000)
 DEFAULT_LOGITS = "2, 1, 0.1, -1"
 
@@ -122,6 +131,13 @@ def shapes(frame: Frame) -> None:
         ),
         key="chart_df",
     )
+    frame.verdict(
+        "shapes",
+        shapes_verdict(
+            {n: c["diff_df"] for n, c in curves.items()},
+            {n: c["peak"][1] for n, c in curves.items()},
+        ),
+    )
     st.caption(frame.t("shapes_caption"))
     frame.show_code(
         *(fn for act in acts.values() for fn in act.functions), activations.saturated_intervals
@@ -146,12 +162,12 @@ def chain(frame: Frame) -> None:
     z = (torch.randn(depth, CHAINS, generator=generator, dtype=torch.float64) * spread).to(device)
     grid = torch.linspace(-6 * spread, 6 * spread, GRID_POINTS, dtype=torch.float64, device=device)
     n = torch.arange(1, depth + 1, dtype=torch.float64)
-    typical, best = {}, {}
+    products, typical, best = {}, {}, {}
     for name, act in acts.items():
-        products = activations.chain_products(act, z)  # (depth, CHAINS)
+        products[name] = activations.chain_products(act, z)  # (depth, CHAINS)
         oracle = torch.cumprod(reference.activation_derivative(name, z, **act.params), dim=0)
-        frame.check(f"∏ {name}′ vs autograd", reference.max_abs_diff(products, oracle), 1e-9)
-        typical[name] = products.abs().mean(dim=1).cpu().numpy()
+        frame.check(f"∏ {name}′ vs autograd", reference.max_abs_diff(products[name], oracle), 1e-9)
+        typical[name] = products[name].abs().mean(dim=1).cpu().numpy()
         best[name] = (activations.derivative_peak(act, grid)[1] ** n).numpy()
     frame.ran_on(frame.t("chain_what"), device)
     st.plotly_chart(
@@ -172,6 +188,7 @@ def chain(frame: Frame) -> None:
         columns[i % len(columns)].metric(
             frame.t("factor_at", n=depth, name=name), f"{typical[name][-1]:.2e}"
         )
+    frame.verdict("chain", chain_verdict(products, z))
     st.caption(frame.t("chain_caption"))
     frame.show_code(activations.chain_products, activations.derivative_peak)
 
@@ -219,8 +236,10 @@ def dead(frame: Frame) -> None:
         ),
         key="chart_dead",
     )
+    frame.verdict("dead", dead_verdict(result, lr))
     st.caption(frame.t("dead_caption"))
-    frame.check(frame.t("dead_check"), result.max_grad_diff, 1e-5)
+    oracle = reference.mlp_gradients(result.params_before, "relu", result.X, result.dY)
+    frame.check(frame.t("dead_check"), reference.max_abs_diff(result.grads, oracle), 1e-5)
     frame.show_code(mlp.dead_relu_experiment, mlp.dead_units, mlp.MLP)
 
 
@@ -240,7 +259,9 @@ def softmax(frame: Frame) -> None:
     logits = parse_logits(frame)
     left, right = st.columns(2)
     with left:
-        temperature = frame.select_slider("temp", frame.t("temperature"), TEMPERATURES, 1.0)
+        temperature = frame.select_slider(
+            "temp", frame.t("temperature"), TEMPERATURES, DEFAULT_TEMPERATURE
+        )
     with right:
         scale = frame.select_slider("scale", frame.t("scale"), LOGIT_SCALES, 1)
     device = frame.device(len(logits))
@@ -270,6 +291,8 @@ def softmax(frame: Frame) -> None:
     )
     if not torch.isfinite(naive).all():
         st.warning(frame.t("naive_overflow", top=float(z.max()) / temperature))
+    frame.verdict("softmax_temperature", temperature_verdict(z, temperature, stable))
+    frame.verdict("softmax_stable", stable_softmax_verdict(z, temperature, stable, naive))
     st.caption(frame.t("softmax_caption"))
     frame.show_code(activations.softmax)
 

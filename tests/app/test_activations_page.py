@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from streamlit.testing.v1.element_tree import Block
 
 from dlcore import activations
 from tests.app.conftest import check_rows, open_page
@@ -17,6 +18,23 @@ def charts(at) -> int:
 def all_checks_pass(at) -> bool:
     rows = check_rows(at)
     return bool(rows) and all(row["agrees"] == "✅" for row in rows)
+
+
+def verdict(at, claim: str) -> str:
+    """The text of the verdict element the frame keyed `verdict_<claim>`."""
+    blocks = [at.main]
+    while blocks:
+        block = blocks.pop()
+        if block.proto is not None and block.proto.id.endswith(f"-verdict_{claim}"):
+            return "\n".join(m.value for m in block.markdown)
+        blocks.extend(c for c in block.children.values() if isinstance(c, Block))
+    raise AssertionError(f"no verdict_{claim} on the page")
+
+
+def held(at, claim: str) -> bool:
+    text = verdict(at, claim)
+    assert "Held" in text or "Did not hold here" in text, text
+    return "Held" in text
 
 
 def test_default_view_draws_both_curve_charts_and_checks_pass():
@@ -79,7 +97,8 @@ def test_dead_relu_big_step_kills_units_and_tiny_step_does_not():
 
 
 def test_dead_relu_extreme_controls_do_not_crash():
-    at = open_page(PAGE, view="dead", lr="10", hidden="2", offset="50", dead_seed="9999")
+    at = open_page(PAGE, view="dead", lr="20.0", hidden="2", offset="50.0", dead_seed="9999")
+    assert at.select_slider(key="lr").value == 20.0 and at.slider(key="offset").value == 50.0
     assert charts(at) == 1
 
 
@@ -161,3 +180,71 @@ def test_chinese_prose_everywhere():
 def test_forced_cpu_device_is_reported():
     at = open_page(PAGE, device="cpu")
     assert any("CPU" in c.value for c in at.caption)
+
+
+# --- verdicts: each experiment's default shows its claim, and a setting can break it ------------
+
+
+@pytest.mark.parametrize(
+    ("view", "claims"),
+    [
+        ("shapes", ["shapes"]),
+        ("chain", ["chain"]),
+        ("dead", ["dead"]),
+        ("softmax", ["softmax_temperature", "softmax_stable"]),
+    ],
+)
+def test_every_experiment_default_shows_its_claim(view, claims):
+    at = open_page(PAGE, view=view)
+    for claim in claims:
+        assert held(at, claim), verdict(at, claim)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_seeded_defaults_hold_for_seeds_0_to_2(seed):
+    at = open_page(PAGE, view="chain", seed=str(seed))
+    assert held(at, "chain")
+    at = open_page(PAGE, view="dead", dead_seed=str(seed))
+    assert held(at, "dead"), verdict(at, "dead")
+
+
+def test_chain_verdict_quotes_the_vanishing_product():
+    text = verdict(open_page(PAGE, view="chain"), "chain")
+    assert "After 20 layers sigmoid's average product is 1.9e-14" in text
+    assert "0.25ⁿ = 9.1e-13" in text
+
+
+def test_a_tiny_step_kills_nothing_and_the_advice_says_raise_it():
+    at = open_page(PAGE, view="dead", lr="0.001")
+    text = verdict(at, "dead")
+    assert not held(at, "dead")
+    assert "0 after it" in text and "Raise the learning rate" in text
+
+
+def test_a_range_without_zero_misses_the_sigmoid_peak():
+    at = open_page(PAGE, x=["1.0", "5.0"])
+    assert not held(at, "shapes")
+    assert "widen it to include 0" in verdict(at, "shapes")
+
+
+def test_chain_without_a_relu_says_which_function_to_add():
+    at = open_page(PAGE, view="chain", fn=["sigmoid", "tanh"])
+    assert not held(at, "chain")
+    assert "No ReLU-family function" in verdict(at, "chain")
+
+
+def test_huge_logits_hold_the_stable_claim_but_hide_the_temperature():
+    at = open_page(PAGE, view="softmax", scale="1000")
+    assert held(at, "softmax_stable")
+    assert "by at most NaN" in verdict(at, "softmax_stable")
+    assert not held(at, "softmax_temperature")
+    assert "already one-hot" in verdict(at, "softmax_temperature")
+
+
+def test_verdicts_in_chinese_held_at_the_default_and_advice_at_temperature_one():
+    at = open_page(PAGE, view="softmax", lang="zh")
+    assert "成立]" in verdict(at, "softmax_temperature")
+    assert "不成立" not in verdict(at, "softmax_temperature")
+    at.select_slider(key="temp").set_value(1.0).run()
+    text = verdict(at, "softmax_temperature")
+    assert "此处不成立" in text and "T = 1 时 softmax 保持原样" in text

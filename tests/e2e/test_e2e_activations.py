@@ -1,4 +1,5 @@
-"""Activation functions in a real browser: controls redraw the charts, softmax overflow warns."""
+"""Activation functions in a real browser: controls redraw the charts, softmax overflow warns,
+each experiment's verdict holds at its defaults."""
 
 from __future__ import annotations
 
@@ -91,16 +92,23 @@ def test_depth_slider_by_keyboard_changes_the_metric(app):
     app.idle()
 
 
-def test_every_experiment_draws_its_chart(app):
+def verdict(app, claim: str):
+    """The verdict element the frame keyed `verdict_<claim>`."""
+    return app.main.locator(f".st-key-verdict_{claim}")
+
+
+def test_every_experiment_draws_its_chart_and_its_claim_holds(app):
     app.open("/activations")
-    for view, chart_text in [
-        ("Products of derivatives", "Product of n derivatives"),
-        ("Dead ReLUs", "Hidden unit"),
-        ("Softmax", "z4 = -1"),
-        ("Shapes and derivatives", "f′(x), maximum marked"),
+    for view, chart_text, claims in [
+        ("Products of derivatives", "Product of n derivatives", ["chain"]),
+        ("Dead ReLUs", "Hidden unit", ["dead"]),
+        ("Softmax", "z4 = -1", ["softmax_temperature", "softmax_stable"]),
+        ("Shapes and derivatives", "f′(x), maximum marked", ["shapes"]),
     ]:
         app.choose(view)
         expect(app.charts.filter(has_text=chart_text)).to_have_count(1)
+        for claim in claims:
+            expect(verdict(app, claim)).to_contain_text("Held")
         app.drawn()
         app.idle()
 
@@ -118,6 +126,9 @@ def test_softmax_times_1000_warns_that_the_naive_form_overflowed(app):
     scale.press("End")
 
     expect(warnings).to_contain_text("The naive form overflowed")
-    expect(warnings).to_contain_text("the largest z/T is 2000")
+    expect(warnings).to_contain_text("the largest z/T is 4000")  # 2 × 1000 at T = 0.5
     expect(scale).to_have_attribute("aria-valuetext", re.compile(r"1000$"))
+    expect(verdict(app, "softmax_stable")).to_contain_text("by at most NaN")
+    expect(verdict(app, "softmax_stable")).to_contain_text("Held")
+    expect(verdict(app, "softmax_temperature")).to_contain_text("already one-hot at T = 1")
     app.idle()
