@@ -13,10 +13,12 @@ import torch
 from dlcore import descent, optim, surfaces
 from dlcore.reference import descent as ref_descent
 from dlcore.reference import max_abs_diff
+from ui import gradient_descent as verdicts
 from ui import i18n, upload_view, uploads
 from ui.figures import GREY, color
 from ui.figures import descent as figures
 from ui.page import Frame
+from ui.verdict import Verdict
 
 VIEWS = ("plain", "restarts", "race", "data")
 CUSTOM = "custom"
@@ -31,6 +33,7 @@ CHECK_STEPS = 25  # steps of each run replayed by torch.optim for the checks
 MAX_DRAWN = 300  # points drawn per restart path (every k-th): 200 paths stay light to send
 ANIMATION_FRAMES = 60
 BOUND = 1e6  # |coordinate| beyond which a run counts as diverged
+DATA_TOL = 1e-6  # the data view's stop: ‖∇MSE‖ below this counts as the least-squares line
 
 TOLERANCES = (1e-8, 1e-6, 1e-4, 1e-3, 1e-2)
 PLAIN_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.05, 0.08, 0.1, 0.12, 0.15, 0.18, 0.2)
@@ -342,10 +345,36 @@ def plain(frame: Frame) -> None:
         )
     )
     values = values_of(result, 0, 0)
+    plain_verdicts(frame, spec, surface, result, taylor, lr, tol)
     gd_curve(frame, values, frame.t("f_title"), "f", key="chart_f_plain")
     maybe_3d(frame, c, [(figures.Path("GD", path, color(0)), values)])
     code_for(frame, surface, ["sgd"])
     frame.show_code(descent.taylor_step)
+
+
+def plain_verdicts(
+    frame: Frame,
+    spec: Spec,
+    surface: surfaces.Surface,
+    result: dict[str, Any],
+    taylor: dict[str, torch.Tensor],
+    lr: float,
+    tol: float,
+) -> None:
+    """The step's Taylor claim everywhere; the bowl's regimes and minimum; the plane's cap."""
+    path, values = path_of(result, 0, 0), values_of(result, 0, 0)
+    reason, steps = result["reasons"][0][0], int(result["steps"][0, 0])
+    f0, predicted, actual = float(values[0]), float(taylor["predicted"]), float(taylor["actual"])
+    frame.verdict("taylor", verdicts.taylor(f0, predicted, actual, lr, PLAIN_RATES))
+    if spec[0] == "quadratic":
+        kappa, angle = dict(spec[1])["kappa"], dict(spec[1])["angle"]
+        frame.verdict("regime", verdicts.regime(path, values, kappa, angle, lr))
+        distance = float(np.linalg.norm(minima_array(surface) - path[-1], axis=1).min())
+        bowl = (kappa, angle, lr, path[0], tol, PLAIN_RATES)
+        frame.verdict("convex", verdicts.convex(reason, steps, distance, *bowl))
+    elif spec[0] == "tilted_plane":
+        grad = float(torch.linalg.vector_norm(surface.gradient(torch.from_numpy(path[-1]))))
+        frame.verdict("cap", verdicts.iteration_cap(reason, steps, f0, float(values[-1]), grad))
 
 
 def show_regime(
@@ -426,6 +455,7 @@ def restarts(frame: Frame) -> None:
     )
     st.plotly_chart(fig, key="map_restarts", config={"displaylogo": False})
     basin_table(frame, surface, labels, found, result["reasons"][0])
+    frame.verdict("restarts", verdicts.restarts(labels.tolist(), len(found)))
     maybe_3d(frame, c, lifted(surface, drawn))
     code_for(frame, surface, [name])
     frame.show_code(descent.random_starts, descent.basins)
@@ -524,6 +554,7 @@ def race(frame: Frame) -> None:
         key="chart_f_race",
     )
     race_table(frame, surface, result, labels)
+    frame.verdict("race", race_verdict(result, names, labels))
     maybe_3d(frame, c, [(p, values[p.name]) for p in paths])
     code_for(frame, surface, names)
 
@@ -555,6 +586,18 @@ def race_hyper(frame: Frame, name: str) -> dict[str, Any]:
     if name == "adam":
         hyper["betas"] = (hyper.pop("beta1"), hyper.pop("beta2"))
     return hyper
+
+
+def race_verdict(result: dict[str, Any], names: list[str], labels: list[str]) -> Verdict:
+    """Each racer's stop, steps and final f, judged against plain GD."""
+    runs = range(len(names))
+    return verdicts.race(
+        names,
+        labels,
+        [result["reasons"][o][0] for o in runs],
+        [int(result["steps"][o, 0]) for o in runs],
+        [float(values_of(result, o, 0)[-1]) for o in runs],
+    )
 
 
 def race_table(frame: Frame, surface: Any, result: dict[str, Any], labels: list[str]) -> None:
@@ -641,10 +684,10 @@ def data(frame: Frame) -> None:
     controls = st.columns(3)
     with controls[0]:
         scaled = frame.toggle(
-            "standardise", frame.t("standardise"), False, help=frame.t("standardise_help")
+            "standardise", frame.t("standardise"), True, help=frame.t("standardise_help")
         )
     with controls[1]:
-        lr = frame.select_slider("data_lr", frame.t("lr"), DATA_RATES, 1e-4)
+        lr = frame.select_slider("data_lr", frame.t("lr"), DATA_RATES, 0.1)
     with controls[2]:
         max_iter = frame.slider("data_steps", frame.t("steps"), 10, 5000, 500)
     if scaled:
@@ -657,7 +700,7 @@ def data(frame: Frame) -> None:
     device = frame.device(max_iter * 2)
     start = torch.zeros(1, 2, dtype=torch.float64, device=device)
     opt = descent.Optimizer("sgd", lr)
-    run = descent.run(surface, start, [opt], max_iter, 1e-6, BOUND)
+    run = descent.run(surface, start, [opt], max_iter, DATA_TOL, BOUND)
     frame.ran_on(frame.t("descent_what"), device)
     data_checks(frame, surface, run, x.to(device), y.to(device), opt)
     flat, steep = surface.curvatures
@@ -669,7 +712,12 @@ def data(frame: Frame) -> None:
     outcome[0].metric(frame.t("stopped"), frame.t(f"reason_word_{run.reason(0, 0)}"))
     outcome[1].metric(frame.t("steps_taken"), int(run.steps[0, 0]))
     best = float(surface.f(torch.tensor([w, b], dtype=torch.float64)))
-    outcome[2].metric(frame.t("mse_gap"), f"{float(run.values[-1, 0, 0]) - best:.3g}")
+    gap = float(run.values[-1, 0, 0]) - best
+    outcome[2].metric(frame.t("mse_gap"), f"{gap:.3g}")
+    grad0 = float(torch.linalg.vector_norm(surface.gradient(start)))
+    reason, steps = run.reason(0, 0), int(run.steps[0, 0])
+    fit = verdicts.data_fit(reason, steps, gap, lr, surface.curvatures, grad0, DATA_TOL, DATA_RATES)
+    frame.verdict("data", fit)
     caption = "scaled_caption" if scaled else "raw_caption"
     st.caption(frame.t(caption, w=w, b=b, x=literal(x_col), y=literal(y_col)))
     path = run.path(0, 0).cpu().numpy()

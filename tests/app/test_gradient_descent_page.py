@@ -304,8 +304,10 @@ def test_the_sample_is_used_until_a_file_is_uploaded():
     assert any("housing_small.csv" in c.value for c in at.caption)
     assert at.selectbox(key="x_col").value == "area_m2"
     assert at.selectbox(key="y_col").value == "price_k"
-    assert float(metric(at, "Condition number of the bowl")) > 1e3
+    assert at.toggle(key="standardise").value  # by default the round bowl, where GD gets there
     assert charts(at) == 2 and all_checks_pass(at)
+    at.toggle(key="standardise").set_value(False).run()
+    assert float(metric(at, "Condition number of the bowl")) > 1e3
 
 
 def test_standardising_makes_the_bowl_round_and_a_big_step_fits_at_once():
@@ -314,12 +316,12 @@ def test_standardising_makes_the_bowl_round_and_a_big_step_fits_at_once():
     assert metric(at, "Stopped") == "converged"
     assert int(metric(at, "Steps taken")) <= 25
     assert float(metric(at, "MSE above the least-squares MSE")) < 1e-9
-    raw = open_gd(view="data", data_lr="0.5")
+    raw = open_gd(view="data", standardise="false", data_lr="0.5")
     assert metric(raw, "Stopped") == "diverged"
 
 
 def test_a_good_csv_fits_its_line():
-    at = upload(open_gd(view="data"), "study.csv", good_csv())
+    at = upload(open_gd(view="data", standardise="false"), "study.csv", good_csv())
     assert at.selectbox(key="x_col").value == "hours"
     assert at.selectbox(key="y_col").value == "score"
     assert any("Least-squares line: score ≈ 5" in c.value for c in at.caption)
@@ -374,3 +376,88 @@ def test_a_note_above_the_header_is_skipped_with_a_preview_and_fits():
     skip.set_value(0).run()  # the title read as the only column name: refused
     assert "Line 3 has 2 values, but the first row has 1" in at.error[0].value
     assert charts(at) == 0
+
+
+# --- verdicts: every experiment's default shows its claim; a setting can break it ---------------
+
+
+def verdict(at: AppTest, claim: str) -> str:
+    """The text of the verdict element the frame keyed `verdict_<claim>`."""
+    blocks = [at._tree]
+    while blocks:
+        block = blocks.pop()
+        if getattr(block, "key", None) == f"verdict_{claim}":
+            return "\n".join(m.value for m in block.children.values())
+        blocks.extend(c for c in getattr(block, "children", {}).values() if hasattr(c, "children"))
+    raise AssertionError(f"no verdict_{claim} on the page")
+
+
+def held(at: AppTest, claim: str) -> bool:
+    text = verdict(at, claim)
+    return "Held" in text or ("成立" in text and "不成立" not in text)
+
+
+@pytest.mark.parametrize(
+    ("params", "claims"),
+    [
+        ({}, ("taylor", "regime", "convex")),
+        ({"surface": "tilted_plane"}, ("taylor", "cap")),
+        ({"view": "restarts", "seed": "0"}, ("restarts",)),
+        ({"view": "restarts", "seed": "1"}, ("restarts",)),
+        ({"view": "restarts", "seed": "2"}, ("restarts",)),
+        ({"view": "race"}, ("race",)),
+        ({"view": "data"}, ("data",)),
+    ],
+)
+def test_each_experiment_shows_its_claim_at_its_defaults(params, claims):
+    at = open_gd(**params)
+    for claim in claims:
+        assert held(at, claim), verdict(at, claim)
+
+
+def test_the_race_names_its_winner_which_is_not_adam_here():
+    text = verdict(open_gd(view="race"), "race")
+    assert "Best here: Nesterov" in text and "plain GD: f = 4.47" in text
+    assert "Nesterov › Momentum › Adam" in text
+
+
+@pytest.mark.parametrize(
+    ("lr", "failing", "advice"),
+    [
+        ("0.001", "convex", "it needs about 9,611 steps"),
+        ("0.25", "convex", "at or above 2/κ = 0.2"),
+        ("0.25", "taylor", "try η ≤ 0.2"),
+    ],
+)
+def test_a_step_size_that_breaks_the_bowls_claim_says_what_to_change(lr, failing, advice):
+    at = open_gd(lr=lr)
+    assert not held(at, failing)
+    assert "Did not hold here" in verdict(at, failing) and advice in verdict(at, failing)
+    assert held(at, "regime")  # each regime is what its step size predicts
+
+
+def test_a_start_on_the_valley_floor_cannot_zigzag():
+    at = open_gd(lr="0.15", x0="-1.5", y0="0")
+    assert "on the valley floor" in verdict(at, "regime")
+
+
+@pytest.mark.parametrize(
+    ("params", "claim", "advice"),
+    [
+        ({"view": "restarts", "restart_surface": "quadratic"}, "restarts", "single minimum"),
+        ({"view": "restarts", "starts": "1"}, "restarts", "raise the number of starts"),
+        ({"view": "race", "opts": ["adam", "nesterov"]}, "race", "add GD"),
+        ({"view": "data", "standardise": "false"}, "data", "try η ≤ 0.0001"),
+        ({"view": "data", "standardise": "false", "data_lr": "0.0001"}, "data", "Standardise"),
+    ],
+)
+def test_a_setting_that_breaks_a_claim_gets_advice(params, claim, advice):
+    at = open_gd(**params)
+    assert not held(at, claim) and advice in verdict(at, claim), verdict(at, claim)
+
+
+def test_verdicts_in_chinese():
+    at = open_gd(lr="0.25")
+    at.segmented_control(key="lang").set_value("zh").run()
+    assert "成立" in verdict(at, "regime") and "不成立" not in verdict(at, "regime")
+    assert "此处不成立" in verdict(at, "convex") and "η ≤ 0.18" in verdict(at, "convex")

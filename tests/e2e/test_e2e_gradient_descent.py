@@ -101,3 +101,25 @@ def test_a_bad_expression_shows_its_reason(app):
     expect(app.main.get_by_test_id("stCode").first).to_contain_text("unknown name '__import__'")
     expect(app.charts).to_have_count(2)
     app.idle()
+
+
+def test_each_view_shows_its_verdict_and_a_large_step_gets_advice(app):
+    app.open("/gradient_descent")
+    for claim in ("taylor", "regime", "convex"):
+        expect(app.main.locator(f".st-key-verdict_{claim}")).to_contain_text("Held")
+    for view, claim, evidence in (
+        ("Random restarts", "restarts", "ended in 4 different minima"),
+        ("Optimizer race", "race", "Best here: Nesterov"),
+        ("Your data", "data", "least-squares MSE"),
+    ):
+        app.choose(view)
+        box = app.main.locator(f".st-key-verdict_{claim}")
+        expect(box).to_contain_text("Held")
+        expect(box).to_contain_text(evidence)
+    app.idle()
+
+    app.open("/gradient_descent?lr=0.25")
+    convex = app.main.locator(".st-key-verdict_convex")
+    expect(convex).to_contain_text("Did not hold here")
+    expect(convex).to_contain_text("Try η ≤ 0.18")
+    app.idle()
