@@ -201,7 +201,10 @@ def report() -> dict:
         "playground_trainer": playground_row(cuda),
         "descent_runner": descent_row(cuda),
         "dead_relu_cpu_vs_cuda": [dead_cpu.n_dead_after, dead_gpu.n_dead_after],
-        "dead_relu_grad_diff_cuda": dead_gpu.max_grad_diff,
+        "dead_relu_grad_diff_cuda": reference.max_abs_diff(
+            dead_gpu.grads,
+            reference.mlp_gradients(dead_gpu.params_before, "relu", dead_gpu.X, dead_gpu.dY),
+        ),
         "softmax_stable_vs_torch_cuda": reference.max_abs_diff(
             activations.softmax(z), reference.softmax(z)
         ),

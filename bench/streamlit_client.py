@@ -649,8 +649,10 @@ class StreamlitClient:
                 elif etype == "progress" and element.progress.text:
                     run.result.texts.append(element.progress.text)
                 if etype == "exception":
+                    # The innermost frames too: a load run's error must say where it came from.
+                    where = " | ".join(line.strip() for line in element.exception.stack_trace[-3:])
                     run.result.exceptions.append(
-                        f"{element.exception.type}: {element.exception.message}"
+                        f"{element.exception.type}: {element.exception.message} [{where}]"
                     )
             widget = widget_from_element(element, self.widgets.get(_element_id(element)))
             if widget is not None:

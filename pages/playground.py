@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import itertools
 from typing import Any
 
@@ -17,7 +16,7 @@ from ui import i18n, upload_view, uploads
 from ui import playground as play
 from ui.engine import LiveRun, engine, owner
 from ui.figures import playground as figures
-from ui.page import Frame
+from ui.page import Frame, source
 from ui.verdict import Verdict
 
 UPLOAD = "upload"
@@ -627,7 +626,7 @@ def shapes_view(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     lines = [header, ["---"] * 3, *rows]
     table, code = st.columns([1, 1])
     table.markdown("\n".join("| " + " | ".join(cells) + " |" for cells in lines))
-    code.code(inspect.getsource(mlp.forward_pass), language="python")
+    code.code(source(mlp.forward_pass), language="python")
     outputs = [*trace.preactivations, trace.output]
     layers = [(trace.inputs[i], W, b, outputs[i]) for i, (W, b) in enumerate(net.params)]
     frame.verdict("layers", play.shapes_verdict(run.job.X_train.shape[0], layers))

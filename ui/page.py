@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import io
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+# Plotly takes pandas from sys.modules even while another session's thread is still importing
+# it ("partially initialized module 'pandas'"): every page imports it fully before drawing.
+import pandas  # noqa: F401
 import segno
 import streamlit as st
 import torch
@@ -41,6 +46,20 @@ SINGLE_CHOICE = (st.selectbox, st.segmented_control, st.radio)
 def _tune_once() -> bool:
     server_tuning.tune_process()
     return True
+
+
+_SOURCE_LOCK = threading.Lock()
+
+
+@functools.cache
+def source(obj: Callable[..., Any] | type) -> str:
+    """inspect.getsource, once per object and one thread at a time.
+
+    On Python 3.11 it parses the whole module with `ast` to find a class, and two threads
+    parsing at once can fail ("AST constructor recursion depth mismatch", CPython gh-106905).
+    """
+    with _SOURCE_LOCK:
+        return inspect.getsource(obj)
 
 
 @st.cache_data(max_entries=256)
@@ -402,7 +421,7 @@ class Frame:
             st.caption(self.text["frame_code_caption"])
             for obj in self._code:
                 st.markdown(f"`{obj.__module__}.{obj.__qualname__}`")
-                st.code(inspect.getsource(obj), language="python")
+                st.code(source(obj), language="python")
 
     def share_link(self) -> str:
         """The link that reopens this page with every control as it is now."""

@@ -39,7 +39,7 @@ class Verdict:
 
 
 def number(value: Any) -> str:
-    """A deciding number as a learner reads it: 0.88, 153, 1.9e-14, NaN."""
+    """A deciding number as a learner reads it: 0.881, 4,000, 1.9e-14, 8.4e12, NaN."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, int):
@@ -48,6 +48,8 @@ def number(value: Any) -> str:
         return "NaN"
     if math.isinf(value):
         return "∞" if value > 0 else "−∞"
-    if value != 0 and not 1e-3 <= abs(value) < 1e5:
-        return f"{value:.2g}".replace("e-0", "e-").replace("e+0", "e")
-    return f"{value:.3g}"
+    size = abs(value)
+    if size != 0 and not 1e-3 <= size < 1e5:
+        mantissa, exponent = f"{value:.2g}".split("e")
+        return f"{mantissa}e{int(exponent)}"
+    return f"{value:,.0f}" if size >= 100 else f"{value:.3g}"

@@ -82,6 +82,26 @@ async def train_until_epoch(client: StreamlitClient, wanted: int, limit_s: float
     return seen
 
 
+def test_a_class_opening_every_page_at_once_sees_no_error():
+    """A fresh server's first visits run in parallel threads: imports and source look-ups race.
+
+    Seen before the fixes: "partially initialized module 'pandas'" inside Plotly, and CPython
+    3.11's "AST constructor recursion depth mismatch" from concurrent inspect.getsource.
+    """
+    pages = ["", "playground", "activations", "gradient_descent"]
+
+    async def learner(url: str, i: int) -> list[str]:
+        async with StreamlitClient(url) as tab:
+            return [e for k in range(4) for e in (await tab.run(pages[(i + k) % 4])).exceptions]
+
+    async def class_(url: str) -> list[str]:
+        found = await asyncio.gather(*(learner(url, i) for i in range(16)))
+        return [e for errors in found for e in errors]
+
+    with StreamlitServer("app.py") as fresh:
+        assert asyncio.run(class_(fresh.url)) == []
+
+
 def test_a_closed_tab_leaves_no_training_running(server):
     async def open_train_close() -> None:
         async with StreamlitClient(server.url) as tab:
