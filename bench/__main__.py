@@ -8,13 +8,15 @@ b) dlcore ops against their torch twins (bench/ops.py), and the batched gradient
    (bench/training.py).
 c) Live training (bench/training.py): one learner trains on the playground while another moves
    sliders, on one server.
-d) Load (bench/load.py, only with --only load: ~12 minutes): N = 1, 10, 25, 50 simulated learners,
+d) Engine shares (bench/engine.py): epochs/s per job as one training worker time-slices 1 to 24
+   playground runs.
+e) Load (bench/load.py, only with --only load: ~12 minutes): N = 1, 10, 25, 50 simulated learners,
    20 % of them training, against 1 and 2 replicas; --quick: N = 1 and 4, one replica, ~1 minute.
 
-Options: --quick (fewer reruns and repeats), --only latency|ops|live|load, --reruns N, --pages a,b,
---variant-pages a,b|all (pages also measured with the tuning off; default: the goal page),
---configs shipped,... , --widget PAGE=KEY (the widget changed on a page; default: the first
-slider in the main area).
+Options: --quick (fewer reruns and repeats), --only latency|ops|live|engine|load, --reruns N,
+--pages a,b, --variant-pages a,b|all (pages also measured with the tuning off; default: the goal
+page), --configs shipped,... , --widget PAGE=KEY (the widget changed on a page; default: the
+first slider in the main area).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from dataclasses import dataclass, field
 import streamlit
 import torch
 
-from bench import descent, load, ops, training
+from bench import descent, engine, load, ops, training
 from bench.server import ROOT, StreamlitServer
 from bench.streamlit_client import RunResult, StreamlitClient, Widget
 
@@ -264,7 +266,7 @@ def latency_report(rows: list[Row], reruns: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer reruns and repeats")
-    ap.add_argument("--only", choices=("latency", "ops", "live", "load"),
+    ap.add_argument("--only", choices=("latency", "ops", "live", "engine", "load"),
                     help="one section; load runs only when named here (it takes minutes)")
     ap.add_argument("--reruns", type=int, help="timed reruns per target (default 40, quick 12)")
     ap.add_argument("--pages", help="comma-separated url paths of the pages to measure "
@@ -307,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
     if ns.only in (None, "live"):
         print()
         print(training.report(quick=ns.quick, pick=pick_widget), flush=True)
+    if ns.only in (None, "engine"):
+        print()
+        print(engine.report(quick=ns.quick), flush=True)
     if ns.only == "load":
         print()
         print(load.report(quick=ns.quick), flush=True)
