@@ -50,6 +50,6 @@ def number(value: Any) -> str:
         return "∞" if value > 0 else "−∞"
     size = abs(value)
     if size != 0 and not 1e-3 <= size < 1e5:
-        mantissa, exponent = f"{value:.2g}".split("e")
-        return f"{mantissa}e{int(exponent)}"
+        mantissa, exponent = f"{value:.1e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
     return f"{value:,.0f}" if size >= 100 else f"{value:.3g}"

@@ -22,6 +22,8 @@ def test_judge_names_the_failed_condition_only_when_the_claim_did_not_hold():
         (0.8812, "0.881"),
         (1.9e-14, "1.9e-14"),
         (3e-5, "3e-5"),
+        (5e-4, "5e-4"),
+        (-2.46e-4, "-2.5e-4"),
         (123456.0, "1.2e5"),
         (8.4e12, "8.4e12"),
         (4000.0, "4,000"),
