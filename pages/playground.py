@@ -242,8 +242,9 @@ def live_run(frame: Frame, problem: play.Problem, setup: training.Setup, key: tu
     return run
 
 
-def baseline_run(problem: play.Problem, setup: training.Setup, key: tuple, data: str,
-                 device: torch.device) -> LiveRun | None:  # fmt: skip
+def baseline_run(
+    problem: play.Problem, setup: training.Setup, key: tuple, data: str, device: torch.device
+) -> LiveRun | None:
     """The one-hidden-layer twin that the depth claim compares with (spiral, 2+ layers)."""
     base = st.session_state.get("_baseline")
     wanted = data == "spiral" and len(setup.hidden) >= 2
@@ -303,7 +304,7 @@ def run_buttons(frame: Frame, run: LiveRun, epochs: int) -> None:
 
 def _train(run: LiveRun, epochs: int) -> None:
     for each in _runs():  # the learner's run, and the twin its claim compares with
-        if not each.running and not each.finished:  # a replayed click must not queue twice
+        if each.can_train(epochs):  # and a replayed click must not queue a run twice
             each.start(engine(), epochs)
 
 

@@ -653,10 +653,10 @@ class LiveRun:
         """Training or waiting to: the page keeps redrawing."""
         return self.state in ("queued", "running")
 
-    @property
-    def finished(self) -> bool:
-        """Nothing more to train without a new run (or a higher target)."""
-        return self.state in ("done", "diverged", "lost")
+    def can_train(self, epochs: int) -> bool:
+        """Not training yet, short of `epochs`, and neither diverged nor lost."""
+        usable = self.state not in ("diverged", "lost")
+        return usable and not self.running and self.job.epoch < epochs
 
     def start(self, engine: Engine, epochs: int) -> None:
         """Queue the job for a worker, with what is left of this run's compute budget."""

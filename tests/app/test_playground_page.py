@@ -488,3 +488,13 @@ def test_a_note_above_the_header_is_skipped_with_a_preview_and_trains():
     skip_control(at).set_value(0).run()  # read as it is, the note is the header: refused
     assert "Line 2 has 6 values, but the first row has 5" in at.error[0].value
     assert not at.get("progress")
+
+
+def test_a_finished_run_goes_on_when_epochs_are_raised():
+    at = open_page(PAGE, epochs="10")
+    at.button(key="train").click().run()
+    rerun_until(at, lambda a: progress(a) == "Epoch 10 of 10" and a.button(key="train"))
+    assert at.button(key="train").disabled  # at its target: nothing to train
+    at.select_slider(key="epochs").set_value(20).run()
+    at.button(key="train").click().run()
+    rerun_until(at, lambda a: progress(a) == "Epoch 20 of 20")
