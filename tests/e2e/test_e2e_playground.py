@@ -99,3 +99,17 @@ def test_three_learners_train_at_once_and_every_run_moves(new_app):
         tab.main.get_by_role("button", name="Pause").click()
         expect(tab.main.get_by_role("button", name="Train")).to_be_visible()
         tab.idle()
+
+
+def test_the_spiral_claim_is_judged_held_after_training(app):
+    """As a learner would: open the claims, press the spiral's button, train, read the verdict."""
+    app.open("/playground")
+    app.main.get_by_text("The claims this page makes live").click()
+    app.main.locator(".st-key-preset_spiral button").click()
+    app.idle()
+    verdict = app.main.locator(".st-key-verdict_spiral")
+    expect(verdict).to_contain_text("Train to see")
+    app.main.get_by_role("button", name="Train").click()
+    expect(verdict).to_contain_text("Held", timeout=90_000)
+    expect(verdict).to_contain_text(re.compile(r"reaches test accuracy 0\.[89]\d*"))
+    app.idle()
