@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import training
+from bench.chromium import CHROMIUM, CHROMIUM_ARGS
 from bench.server import ROOT, StreamlitServer
 from bench.streamlit_client import RunResult, StreamlitClient
 
@@ -67,10 +68,6 @@ SECONDS, QUICK_SECONDS = 60.0, 12.0
 RUN_TIMEOUT_S = 60.0
 # Goals for 50 learners, 10 of them training (issue 8), reported next to the figures.
 GOAL_P95_S, GOAL_SHARE, GOAL_EPOCHS, GOAL_IDLE_MB = 1.0, 0.25, 20.0, 5.0
-CHROMIUM = os.environ.get("DLCS_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]  # fmt: skip
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 CHARTS = '[data-testid="stMain"] .js-plotly-plot'
 # What the charts show: each trace's x and y (numpy arrays arrive base64-encoded as `bdata`).

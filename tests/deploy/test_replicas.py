@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Playwright, expect
 
+from bench.chromium import CHROMIUM, CHROMIUM_ARGS
 from deploy.replicas import ROUTE_COOKIE, Replicas, nginx_binary
 from ui import uploads
 
@@ -32,17 +33,6 @@ pytestmark = [
     ),
 ]
 
-CHROMIUM = os.environ.get("DLCS_CHROMIUM", "/usr/bin/chromium")
-# The flags tests/e2e/conftest.py uses: headless Chromium in a container, nothing fetched.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 UPLOAD_PATH = "/_stcore/upload_file/"
 XSRF_COOKIE = "_streamlit_xsrf"
 SAMPLE = "blobs_3_classes.csv"
