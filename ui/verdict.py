@@ -49,7 +49,7 @@ def number(value: Any) -> str:
     if math.isinf(value):
         return "∞" if value > 0 else "−∞"
     size = abs(value)
-    if size != 0 and not 1e-3 <= size < 1e5:
+    if size != 0 and not 1e-4 <= size < 1e5:
         mantissa, exponent = f"{value:.1e}".split("e")
         return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
     return f"{value:,.0f}" if size >= 100 else f"{value:.3g}"

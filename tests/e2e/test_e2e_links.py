@@ -26,7 +26,9 @@ def softmax_view(browser, browser_context_args, app_of):
         expect(app.charts.first).to_contain_text("z5 = 4")
         temperature = app.slider("Temperature T")
         temperature.focus()
-        temperature.press("ArrowRight")  # 1.0 -> 2.0
+        temperature.press("ArrowRight")  # 0.5 (the default) -> 1.0
+        expect(temperature).to_have_attribute("aria-valuetext", "1.0")
+        temperature.press("ArrowRight")  # -> 2.0
         expect(temperature).to_have_attribute("aria-valuetext", "2.0")
         link = app.share_link("logits=", re.compile(r"temp=2\b"))
         expect(app.charts.first).to_contain_text("z5 = 4")

@@ -10,7 +10,10 @@ import asyncio
 import os
 import re
 import time
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +31,12 @@ PROGRESS = re.compile(r"Epoch (\d+) of (\d+)")
 def server():
     with StreamlitServer("app.py", args=[f"--server.disconnectedSessionTTL={SESSION_TTL_S}"]) as s:
         yield s
+
+
+def run_async(coroutine: Coroutine) -> Any:
+    """asyncio.run in a thread of its own: Playwright's sync API may hold this thread's loop."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def children(pid: int) -> list[int]:
@@ -99,7 +108,7 @@ def test_a_class_opening_every_page_at_once_sees_no_error():
         return [e for errors in found for e in errors]
 
     with StreamlitServer("app.py") as fresh:
-        assert asyncio.run(class_(fresh.url)) == []
+        assert run_async(class_(fresh.url)) == []
 
 
 def test_a_closed_tab_leaves_no_training_running(server):
@@ -108,7 +117,7 @@ def test_a_closed_tab_leaves_no_training_running(server):
             await tab.run("playground", query_string="epochs=5000")
             await train_until_epoch(tab, 5)
 
-    asyncio.run(open_train_close())
+    run_async(open_train_close())
     workers = children(server.proc.pid)
     assert workers, "the server has training workers"
     deadline = time.monotonic() + SESSION_TTL_S + 15
@@ -140,4 +149,4 @@ def test_one_learners_upload_and_run_are_not_anothers(server):
             again = await a.rerun_fragment(next(iter(a.auto_reruns)))
             assert epoch(again) >= trained and any("apple" in t for t in again.texts)
 
-    asyncio.run(learners())
+    run_async(learners())
