@@ -7,6 +7,7 @@ comparison helper are re-exported here.
 
 from dlcore.reference import conv as conv
 from dlcore.reference import losses, optim, surfaces, training
+from dlcore.reference import rnn as rnn
 from dlcore.reference.core import (
     activation,
     activation_derivative,
