@@ -53,17 +53,22 @@ def _previous(h0: Tensor, hs: Tensor) -> Tensor:
     return torch.cat((h0.unsqueeze(0), hs[:-1]), dim=0)
 
 
-def _weight_grads(dgx: Tensor, x: Tensor, dgh: Tensor, h_prev: Tensor) -> Grads:
-    r"""The weights' and biases' gradients from the gates' pre-activation gradients $\delta$.
+def _weight_grads(dgx: Tensor, x: Tensor, W_ih: Tensor, dgh: Tensor, h_prev: Tensor) -> Grads:
+    r"""Gradients of x, weights and biases from the gates' pre-activation gradients $\delta$.
 
     $\nabla W_{ih} = \sum_t \delta^{x\top}_t x_t$, $\nabla W_{hh} = \sum_t \delta^{h\top}_t h_{t-1}$
-    and $\nabla b = \sum_t \delta_t$ (x side for $b_{ih}$, h side for $b_{hh}$).
+    $\nabla b = \sum_t \delta_t$ (x side for $b_{ih}$, h side for $b_{hh}$),
+    $\nabla x_t = \delta^x_t W_{ih}$.
     """
-    GH = dgx.shape[-1]
-    dgx2, dgh2 = dgx.reshape(-1, GH), dgh.reshape(-1, GH)  # (TB, GH)
+    T, B, I_ = x.shape
+    dgx2, dgh2 = dgx.reshape(T * B, -1), dgh.reshape(T * B, -1)  # (TB, GH)
+    x2 = x.reshape(T * B, I_)  # (TB, I)
+    # For a narrow input (I of a few units) MKL is several times faster with the long TB axis
+    # inside the product, so these two are computed transposed: (x^T delta)^T = delta^T x.
     return {
-        "W_ih": dgx2.T @ x.reshape(-1, x.shape[-1]),  # (GH, TB) @ (TB, I) -> (GH, I)
-        "W_hh": dgh2.T @ h_prev.reshape(-1, h_prev.shape[-1]),  # (GH, TB) @ (TB, H) -> (GH, H)
+        "x": (W_ih.T @ dgx2.T).T.reshape(T, B, I_),  # (I, GH) @ (GH, TB) -> (I, TB) -> (T, B, I)
+        "W_ih": (x2.T @ dgx2).T,  # (I, TB) @ (TB, GH) -> (I, GH) -> (GH, I)
+        "W_hh": dgh2.T @ h_prev.reshape(T * B, -1),  # (GH, TB) @ (TB, H) -> (GH, H)
         "b_ih": dgx2.sum(dim=0),  # (GH,)
         "b_hh": dgh2.sum(dim=0),  # (GH,)
     }
@@ -129,8 +134,7 @@ def rnn_backward(
         das.append(da_next)
         dhs.append(dh)
     da = torch.stack(das[::-1])  # (T, B, H)
-    grads = _weight_grads(da, x, da, _previous(h0, hs))
-    grads["x"] = da @ W_ih  # (T, B, H) @ (H, I) -> (T, B, I)
+    grads = _weight_grads(da, x, W_ih, da, _previous(h0, hs))
     grads["h0"] = da[0] @ W_hh  # (B, H) @ (H, H) -> (B, H)
     grads["dh_norms"] = _dh_norms(torch.stack(dhs[::-1]))
     return grads
@@ -215,8 +219,7 @@ def lstm_backward(
         das.append(da_next)
         dhs.append(dh)
     da = torch.stack(das[::-1])  # (T, B, 4H)
-    grads = _weight_grads(da, x, da, _previous(h0, trace["h"]))
-    grads["x"] = da @ W_ih  # (T, B, 4H) @ (4H, I) -> (T, B, I)
+    grads = _weight_grads(da, x, W_ih, da, _previous(h0, trace["h"]))
     grads["h0"] = da[0] @ W_hh  # (B, 4H) @ (4H, H) -> (B, H)
     grads["c0"] = dc * f[0]  # (B, H)
     grads["dh_norms"] = _dh_norms(torch.stack(dhs[::-1]))
@@ -299,8 +302,7 @@ def gru_backward(
     dh_all = torch.stack(dhs[::-1])  # (T, B, H)
     dax = (dh_all.unsqueeze(2) * local_x.view(*dh_all.shape[:2], 3, H)).flatten(2)  # (T, B, 3H)
     dah = (dh_all.unsqueeze(2) * local_h.view(*dh_all.shape[:2], 3, H)).flatten(2)  # (T, B, 3H)
-    grads = _weight_grads(dax, x, dah, h_prev)
-    grads["x"] = dax @ W_ih  # (T, B, 3H) @ (3H, I) -> (T, B, I)
+    grads = _weight_grads(dax, x, W_ih, dah, h_prev)
     grads["h0"] = torch.addmm(dh_all[0] * z[0], dah[0], W_hh)  # (B, H)
     grads["dh_norms"] = _dh_norms(dh_all)
     return grads
