@@ -15,6 +15,7 @@ $H_o = \lfloor (H + 2p - d(k_h - 1) - 1)/s \rfloor + 1$ (and the same for widths
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -66,6 +67,57 @@ def output_shape(
     return out  # type: ignore[return-value]
 
 
+# --- windows: the view both convolution and pooling are made of --------------------------------
+
+
+def _pad(x: Tensor, p: tuple[int, int], value: float = 0.0) -> Tensor:
+    """x with p[0] rows above and below and p[1] columns left and right of `value`."""
+    if p == (0, 0):
+        return x
+    return F.pad(x, (p[1], p[1], p[0], p[0]), value=value)  # (N, C, H + 2p_h, W + 2p_w)
+
+
+def windows(x: Tensor, kernel: Pair, stride: Pair = 1, dilation: Pair = 1) -> Tensor:
+    r"""(N, C, Ho, Wo, kh, kw): the window of every output pixel, $x_{n,c,\,s i + d u,\,s j + d v}$.
+
+    A strided view of x (pad it first for padding): no element is copied. Stepping one output
+    pixel moves `stride` input pixels, stepping one kernel tap moves `dilation` input pixels.
+    """
+    (kh, kw), (sh, sw), (dh, dw) = pair(kernel), pair(stride), pair(dilation)
+    N, C, H, W = x.shape
+    Ho, Wo = output_shape((H, W), (kh, kw), (sh, sw), 0, (dh, dw))
+    sN, sC, sH, sW = x.stride()
+    return x.as_strided((N, C, Ho, Wo, kh, kw), (sN, sC, sH * sh, sW * sw, sH * dh, sW * dw))
+
+
+def _tap(u: int, v: int, out_hw: Sequence[int], stride: Pair, dilation: Pair) -> tuple:
+    """The pixels that kernel tap (u, v) of every window reads: a strided slice of rows, cols."""
+    (sh, sw), (dh, dw) = pair(stride), pair(dilation)
+    rows = slice(u * dh, u * dh + sh * (out_hw[0] - 1) + 1, sh)
+    cols = slice(v * dw, v * dw + sw * (out_hw[1] - 1) + 1, sw)
+    return (slice(None), slice(None), rows, cols)
+
+
+def add_windows(
+    dwin: Tensor, in_shape: Sequence[int], stride: Pair = 1, dilation: Pair = 1
+) -> Tensor:
+    """col2im, the adjoint of `windows`: per input pixel, the sum of the window entries that saw it.
+
+    dwin is (N, C, Ho, Wo, kh, kw); the result is (N, C, H, W). One strided slice per kernel tap
+    (u, v): the loop runs over the kh*kw taps, never over pixels.
+    """
+    *_, Ho, Wo, kh, kw = dwin.shape  # (N, C, Ho, Wo, kh, kw)
+    dx = dwin.new_zeros(in_shape)  # (N, C, H, W)
+    for u, v in itertools.product(range(kh), range(kw)):
+        dx[_tap(u, v, (Ho, Wo), stride, dilation)] += dwin[..., u, v]  # (N, C, Ho, Wo)
+    return dx
+
+
+def _crop(xp: Tensor, p: tuple[int, int], hw: Sequence[int]) -> Tensor:
+    """The (H, W) image inside a padded one."""
+    return xp[:, :, p[0] : p[0] + hw[0], p[1] : p[1] + hw[1]]
+
+
 # --- convolution --------------------------------------------------------------------------------
 
 
@@ -81,13 +133,17 @@ def _conv_forward(
 ) -> tuple[Tensor, Tensor]:
     """The convolution and the im2col columns it multiplied (kept for the backward pass)."""
     _check_conv(x, w)
-    N, n_f = x.shape[0], w.shape[0]
-    Ho, Wo = output_shape(x.shape[2:], w.shape[2:], stride, padding, dilation)
-    cols = F.unfold(x, w.shape[2:], dilation, padding, stride)  # (N, C*kh*kw, L)
-    out = w.reshape(n_f, -1) @ cols  # (F, C*kh*kw) @ (N, C*kh*kw, L) -> (N, F, L)
-    if b is not None:
-        out = out + b.reshape(1, n_f, 1)  # (N, F, L)
-    return out.reshape(N, n_f, Ho, Wo), cols
+    N, C = x.shape[:2]
+    n_f, _, kh, kw = w.shape
+    Ho, Wo = output_shape(x.shape[2:], (kh, kw), stride, padding, dilation)
+    win = windows(_pad(x, pair(padding)), (kh, kw), stride, dilation)  # (N, C, Ho, Wo, kh, kw)
+    # im2col: one column per output pixel of every image, one row per (channel, tap): a copy.
+    cols = win.permute(1, 4, 5, 0, 2, 3).reshape(C * kh * kw, N * Ho * Wo)  # (CKK, NL)
+    W2 = w.reshape(n_f, C * kh * kw)  # (F, CKK)
+    b2 = w.new_zeros(n_f, 1) if b is None else b.reshape(n_f, 1)  # (F, 1)
+    out = torch.addmm(b2, W2, cols)  # b + (F, CKK) @ (CKK, NL) -> (F, NL)
+    out = out.reshape(n_f, N, Ho, Wo).transpose(0, 1).contiguous()  # (N, F, Ho, Wo)
+    return out, cols
 
 
 def conv2d(
@@ -106,23 +162,27 @@ def _conv_backward(
     dout: Tensor,
     cols: Tensor,
     w: Tensor,
-    in_hw: tuple[int, int],
+    in_hw: Sequence[int],
     stride: Pair,
     padding: Pair,
     dilation: Pair,
     need_dx: bool = True,
 ) -> tuple[Tensor | None, Tensor, Tensor]:
     """(dx, dw, db) from dout and the forward's columns; dx is None when not needed."""
-    N, n_f = dout.shape[:2]
-    d = dout.reshape(N, n_f, -1)  # (N, F, L)
-    db = d.sum(dim=(0, 2))  # (F,)
-    # dW: every output position's gradient times the patch it saw, summed over positions and N.
-    dw = (d @ cols.transpose(1, 2)).sum(dim=0).reshape(w.shape)  # (N, F, L) @ (N, L, CKK)
+    N, n_f, Ho, Wo = dout.shape
+    C, kh, kw = w.shape[1:]
+    d = dout.transpose(0, 1).reshape(n_f, N * Ho * Wo)  # (F, NL)
+    db = d.sum(dim=1)  # (F,)
+    # dW: each output pixel's gradient times the patch it saw, summed over pixels and images.
+    dw = (d @ cols.T).reshape(w.shape)  # (F, NL) @ (NL, CKK) -> (F, CKK)
     if not need_dx:
         return None, dw, db
-    dcols = w.reshape(n_f, -1).T @ d  # (CKK, F) @ (N, F, L) -> (N, CKK, L)
-    # col2im: each column goes back to the pixels it came from; overlapping windows add up.
-    dx = F.fold(dcols, in_hw, w.shape[2:], dilation, padding, stride)  # (N, C, H, W)
+    dcols = w.reshape(n_f, -1).T @ d  # (CKK, F) @ (F, NL) -> (CKK, NL)
+    dwin = dcols.reshape(C, kh, kw, N, Ho, Wo).permute(3, 0, 4, 5, 1, 2)  # (N, C, Ho, Wo, kh, kw)
+    p = pair(padding)
+    padded = (N, C, in_hw[0] + 2 * p[0], in_hw[1] + 2 * p[1])
+    # col2im: every column back onto the pixels it came from; overlapping windows add up.
+    dx = _crop(add_windows(dwin, padded, stride, dilation), p, in_hw)  # (N, C, H, W)
     return dx, dw, db
 
 
@@ -136,7 +196,7 @@ def conv2d_backward(
 ) -> tuple[Tensor, Tensor, Tensor]:
     r"""$(\nabla x, \nabla w, \nabla b)$ of the loss for $dout = \partial L/\partial y$, by hand.
 
-    $\nabla w = \sum_n dout_n\,\text{cols}(x_n)^\top$, $\nabla x = \text{col2im}(W^\top dout)$,
+    $\nabla w = dout\,\text{cols}(x)^\top$, $\nabla x = \text{col2im}(W^\top dout)$,
     $\nabla b_f = \sum_{n,i,j} dout_{n,f,i,j}$ (whether or not the forward had a bias).
     """
     _, cols = _conv_forward(x, w, None, stride, padding, dilation)
@@ -161,52 +221,45 @@ def _pool_args(
     return k, s, p, output_shape(x.shape[2:], k, s, p)
 
 
-def _pool_windows(x: Tensor, k: tuple[int, int], s: tuple[int, int], pad: Tensor) -> Tensor:
-    """(N*C, kh*kw, L): every window of every channel as a column, from the padded x."""
-    N, C, Hp, Wp = pad.shape
-    return F.unfold(pad.reshape(N * C, 1, Hp, Wp), k, stride=s)  # (N*C, kh*kw, L)
-
-
-def _max_pool_forward(
-    x: Tensor, kernel_size: Pair, stride: Pair | None, padding: Pair
-) -> tuple[Tensor, Tensor]:
-    """The max pool and, per window, the position of its first maximum (for the backward)."""
-    k, s, p, (Ho, Wo) = _pool_args(x, kernel_size, stride, padding)
-    N, C = x.shape[:2]
-    pad = F.pad(x, (p[1], p[1], p[0], p[0]), value=-math.inf)  # (N, C, H+2p, W+2p)
-    win = _pool_windows(x, k, s, pad)  # (N*C, kh*kw, L)
-    # argmax gives the first maximum of a window, as PyTorch does: ties (zeros after a ReLU)
-    # send the whole gradient to one input, the first in reading order.
-    idx = win.argmax(dim=1, keepdim=True)  # (N*C, 1, L)
-    out = win.gather(1, idx)  # (N*C, 1, L)
-    return out.reshape(N, C, Ho, Wo), idx
-
-
 def max_pool2d(
     x: Tensor, kernel_size: Pair, stride: Pair | None = None, padding: Pair = 0
 ) -> Tensor:
     r"""$y_{n,c,i,j} = \max_{u,v} x_{n,c,\,s i + u - p,\,s j + v - p}$ (padding is $-\infty$)."""
-    return _max_pool_forward(x, kernel_size, stride, padding)[0]
+    k, s, p, _ = _pool_args(x, kernel_size, stride, padding)
+    win = windows(_pad(x, p, -math.inf), k, s)  # (N, C, Ho, Wo, kh, kw), a view
+    # One elementwise max per kernel tap over all windows at once (faster than reducing the
+    # strided view, which the CPU walks element by element).
+    out = win[..., 0, 0].clone()  # (N, C, Ho, Wo)
+    for u, v in itertools.product(range(k[0]), range(k[1])):
+        if u or v:
+            torch.maximum(out, win[..., u, v], out=out)
+    return out
 
 
 def _max_pool_backward(
-    dout: Tensor, idx: Tensor, x: Tensor, kernel_size: Pair, stride: Pair | None, padding: Pair
+    dout: Tensor, out: Tensor, x: Tensor, kernel_size: Pair, stride: Pair | None, padding: Pair
 ) -> Tensor:
-    k, s, p, _ = _pool_args(x, kernel_size, stride, padding)
+    """dx from the forward's output `out`: each window's gradient to its first maximum."""
+    k, s, p, (Ho, Wo) = _pool_args(x, kernel_size, stride, padding)
     N, C, H, W = x.shape
-    d = dout.reshape(N * C, 1, -1)  # (N*C, 1, L)
-    dwin = d.new_zeros(N * C, k[0] * k[1], d.shape[2])  # (N*C, kh*kw, L)
-    dwin.scatter_(1, idx, d)  # each window's gradient to its first maximum
-    dx = F.fold(dwin, (H, W), k, padding=p, stride=s)  # (N*C, 1, H, W): overlaps add up
-    return dx.reshape(N, C, H, W)
+    win = windows(_pad(x, p, -math.inf), k, s)  # (N, C, Ho, Wo, kh, kw)
+    dxp = dout.new_zeros(N, C, H + 2 * p[0], W + 2 * p[1])  # (N, C, Hp, Wp)
+    taken = torch.zeros_like(out, dtype=torch.bool)  # (N, C, Ho, Wo): window already served
+    # Taps in reading order: a tie (zeros after a ReLU) sends the whole gradient to the first
+    # maximum of the window, as PyTorch does.
+    for u, v in itertools.product(range(k[0]), range(k[1])):
+        first = (win[..., u, v] == out) & ~taken  # (N, C, Ho, Wo)
+        taken |= first
+        dxp[_tap(u, v, (Ho, Wo), s, 1)] += dout * first  # overlapping windows add up
+    return _crop(dxp, p, (H, W))  # (N, C, H, W)
 
 
 def max_pool2d_backward(
     dout: Tensor, x: Tensor, kernel_size: Pair, stride: Pair | None = None, padding: Pair = 0
 ) -> Tensor:
     r"""$\partial L/\partial x$: each window's $dout$ goes to its first maximum; windows add up."""
-    _, idx = _max_pool_forward(x, kernel_size, stride, padding)
-    return _max_pool_backward(dout, idx, x, kernel_size, stride, padding)
+    out = max_pool2d(x, kernel_size, stride, padding)
+    return _max_pool_backward(dout, out, x, kernel_size, stride, padding)
 
 
 def _avg_divisor(
@@ -215,8 +268,8 @@ def _avg_divisor(
     """What each window's sum is divided by: kh*kw, or the number of real pixels in it."""
     if count_include_pad or p == (0, 0):
         return float(k[0] * k[1])
-    ones = x.new_ones(1, 1, *x.shape[2:])  # (1, 1, H, W)
-    return F.unfold(ones, k, padding=p, stride=s).sum(dim=1, keepdim=True)  # (1, 1, L)
+    ones = _pad(x.new_ones(1, 1, *x.shape[2:]), p)  # (1, 1, Hp, Wp): 1 on real pixels
+    return windows(ones, k, s).sum(dim=(-2, -1))  # (1, 1, Ho, Wo)
 
 
 def avg_pool2d(
@@ -227,12 +280,13 @@ def avg_pool2d(
     count_include_pad: bool = True,
 ) -> Tensor:
     r"""$y_{n,c,i,j} = \frac{1}{|win|} \sum_{u,v} x_{n,c,\,s i + u - p,\,s j + v - p}$ (pad: 0)."""
-    k, s, p, (Ho, Wo) = _pool_args(x, kernel_size, stride, padding)
-    N, C = x.shape[:2]
-    pad = F.pad(x, (p[1], p[1], p[0], p[0]))  # (N, C, H+2p, W+2p), zeros
-    win = _pool_windows(x, k, s, pad)  # (N*C, kh*kw, L)
-    out = win.sum(dim=1, keepdim=True) / _avg_divisor(x, k, s, p, count_include_pad)  # (N*C, 1, L)
-    return out.reshape(N, C, Ho, Wo)
+    k, s, p, _ = _pool_args(x, kernel_size, stride, padding)
+    win = windows(_pad(x, p), k, s)  # (N, C, Ho, Wo, kh, kw), a view
+    total = win[..., 0, 0].clone()  # (N, C, Ho, Wo)
+    for u, v in itertools.product(range(k[0]), range(k[1])):
+        if u or v:
+            total += win[..., u, v]  # one add per kernel tap over all windows at once
+    return total / _avg_divisor(x, k, s, p, count_include_pad)  # (N, C, Ho, Wo)
 
 
 def avg_pool2d_backward(
@@ -246,10 +300,10 @@ def avg_pool2d_backward(
     r"""$\partial L/\partial x$: each window spreads $dout/|win|$ evenly over its pixels."""
     k, s, p, _ = _pool_args(x, kernel_size, stride, padding)
     N, C, H, W = x.shape
-    d = dout.reshape(N * C, 1, -1) / _avg_divisor(x, k, s, p, count_include_pad)  # (N*C, 1, L)
-    dwin = d.expand(-1, k[0] * k[1], -1)  # (N*C, kh*kw, L)
-    dx = F.fold(dwin, (H, W), k, padding=p, stride=s)  # (N*C, 1, H, W): overlaps add up
-    return dx.reshape(N, C, H, W)
+    d = dout / _avg_divisor(x, k, s, p, count_include_pad)  # (N, C, Ho, Wo)
+    dwin = d[..., None, None].expand(*d.shape, *k)  # (N, C, Ho, Wo, kh, kw), no copy
+    padded = (N, C, H + 2 * p[0], W + 2 * p[1])
+    return _crop(add_windows(dwin, padded, s), p, (H, W))  # (N, C, H, W)
 
 
 # --- a small CNN --------------------------------------------------------------------------------
@@ -267,10 +321,10 @@ class _Cache(NamedTuple):
     """What one stage's forward keeps for its backward."""
 
     in_hw: tuple[int, int]
-    cols: Tensor  # (N, C*k*k, L) the im2col columns of the stage's input
+    cols: Tensor  # (C*k*k, N*L) the im2col columns of the stage's input
     z: Tensor  # (N, F, H, W) before the ReLU
     a: Tensor  # (N, F, H, W) after the ReLU
-    idx: Tensor | None  # max pool: the first maximum of each window
+    pooled: Tensor  # (N, F, H', W') after pooling: where the maxima were
 
 
 class SmallCNN:
@@ -334,21 +388,21 @@ class SmallCNN:
         # A job travels to a worker and back pickled: the last batch's activations stay behind.
         return {**self.__dict__, "_cache": None}
 
-    def _pool(self, a: Tensor) -> tuple[Tensor, Tensor | None]:
+    def _pool(self, a: Tensor) -> Tensor:
         if self.pool_kind == "max":
-            return _max_pool_forward(a, self.pool, self.pool_stride, 0)
-        return avg_pool2d(a, self.pool, self.pool_stride), None
+            return max_pool2d(a, self.pool, self.pool_stride)
+        return avg_pool2d(a, self.pool, self.pool_stride)
 
     def _forward(self, X: Tensor) -> tuple[Tensor, list[_Cache], Tensor]:
         caches = []
         h = X  # (N, C, H, W)
         for i in range(len(self.channels)):
             w, b = self.params[2 * i], self.params[2 * i + 1]
+            in_hw = h.shape[2:]
             z, cols = _conv_forward(h, w, b, 1, self.padding, 1)  # (N, F, H, W)
             a = z.clamp_min(0)  # ReLU
-            pooled, idx = self._pool(a)  # (N, F, H', W')
-            caches.append(_Cache(h.shape[2:], cols, z, a, idx))
-            h = pooled
+            h = self._pool(a)  # (N, F, H', W')
+            caches.append(_Cache(in_hw, cols, z, a, h))
         flat = h.reshape(h.shape[0], -1)  # (N, features)
         out = flat @ self.params[-2] + self.params[-1]  # (N, features) @ (features, K) -> (N, K)
         return out, caches, flat
@@ -385,7 +439,7 @@ class SmallCNN:
         for i in range(len(self.channels) - 1, -1, -1):
             c = caches[i]
             if self.pool_kind == "max":
-                da = _max_pool_backward(dh, c.idx, c.a, self.pool, self.pool_stride, 0)
+                da = _max_pool_backward(dh, c.pooled, c.a, self.pool, self.pool_stride, 0)
             else:
                 da = avg_pool2d_backward(dh, c.a, self.pool, self.pool_stride)  # (N, F, H, W)
             dz = da * (c.z > 0)  # ReLU: the gradient passes where z > 0
@@ -406,7 +460,7 @@ class SmallCNN:
         for i in range(len(self.channels)):
             z = conv2d(h, self.params[2 * i], self.params[2 * i + 1], 1, self.padding)
             a = z.clamp_min(0)
-            h = self._pool(a)[0]
+            h = self._pool(a)
             stages.append(StageMaps(z, a, h))
         if single:
             return [StageMaps(*(t[0] for t in s)) for s in stages]
