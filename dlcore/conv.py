@@ -1,13 +1,16 @@
 r"""2-D convolution and pooling with hand-written backward passes, and a small CNN built on them.
 
-Convolution is im2col + one matmul: every receptive field of the input is laid out as a column,
-so the whole layer is $Y = W_{\text{rows}} \cdot \text{cols}(X) + b$, and its backward is two
-more matmuls plus the inverse layout (col2im, which sums where windows overlap). Pooling lays out
-its windows the same way and takes their max or mean.
+Both start from one idea: `windows`, the receptive field of every output pixel as a strided view
+of the (padded) input, (N, C, Ho, Wo, kh, kw), with no copy. Convolution is im2col + one matmul:
+the windows laid out as columns, so the whole layer is $Y = W \cdot \text{cols}(X) + b$; its
+backward is two more matmuls plus col2im (`add_windows`, which adds up where windows overlap).
+Pooling takes each window's max or mean, one elementwise op per kernel tap over all windows at
+once; its backward routes the gradient back through the same taps.
 
-`torch.nn.functional.unfold` (im2col), `fold` (col2im) and `pad` are used as indexing helpers
-only: they move numbers around and compute nothing. There is no autograd, no torch.nn module and
-no built-in conv or pool here; those are the oracles in dlcore.reference.conv.
+`Tensor.as_strided` and `torch.nn.functional.pad` are used as indexing helpers only: they move
+numbers around and compute nothing. There is no autograd, no torch.nn module and no built-in
+conv or pool here; those are the oracles in dlcore.reference.conv. Loops run over kernel taps
+(kh*kw of them), never over pixels.
 
 Shapes: x (N, C, H, W) images, w (F, C, kh, kw) filters, b (F,), outputs (N, F, Ho, Wo) with
 $H_o = \lfloor (H + 2p - d(k_h - 1) - 1)/s \rfloor + 1$ (and the same for widths).

@@ -121,6 +121,34 @@ def test_output_shape_formula() -> None:
     assert C.output_shape((9, 7), (3, 2), (2, 1), (0, 1), (2, 1)) == (3, 8)
 
 
+@FAST
+@given(case=conv_cases())
+def test_add_windows_is_the_adjoint_of_windows(case: tuple) -> None:
+    # <windows(x), y> = <x, add_windows(y)>: col2im is exactly the transpose of im2col.
+    x, w, _, stride, padding, dilation = case
+    ph, pw = as_pair(padding)
+    x = torch.nn.functional.pad(x, (pw, pw, ph, ph))  # the cases fit the kernel once padded
+    win = C.windows(x, w.shape[2:], stride, dilation)
+    y = randn(*win.shape, seed=11)
+    lhs = (win * y).sum()
+    rhs = (x * C.add_windows(y, x.shape, stride, dilation)).sum()
+    torch.testing.assert_close(lhs, rhs, rtol=1e-10, atol=1e-10)
+
+
+def test_windows_is_a_view_and_strided_inputs_work() -> None:
+    x = randn(2, 3, 9, 8, seed=0)
+    win = C.windows(x, (3, 2), 2, (1, 2))
+    assert win.shape == (2, 3, 4, 3, 3, 2) and win.data_ptr() == x.data_ptr()
+    assert win[1, 2, 3, 1, 2, 1] == x[1, 2, 2 * 3 + 2, 2 * 1 + 2]
+    # Transposed and offset inputs: the view follows the input's own strides and offset.
+    big = randn(3, 4, 10, 11, seed=1)
+    for xs in (big.transpose(2, 3), big[1:, 1:3, 2:, 1:-1]):
+        w = randn(2, xs.shape[1], 3, 3, seed=2)
+        close(C.conv2d(xs, w, padding=1), RC.conv2d(xs, w, padding=1))
+        close(C.max_pool2d(xs, 3, 2, 1), RC.max_pool2d(xs, 3, 2, 1))
+        close(C.avg_pool2d(xs, 2), RC.avg_pool2d(xs, 2))
+
+
 # --- pooling ------------------------------------------------------------------------------------
 
 
