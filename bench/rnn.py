@@ -5,11 +5,14 @@ the time loop, then BPTT by hand reusing the trace; torch: the fused module's fo
 autograd's backward from the same dL/d outputs). Min of interleaved repeats (bench/ops.py), one
 torch thread, float32. Issue 11's goals: LSTM fwd+bwd <= 2x at batch 32, T 50, input 8, hidden
 64; GRU and RNN <= 1.0x; batch 1, T 200, input 8, hidden 32 reported (12.7x measured before).
+The "no oneDNN" column is ours against the same built-in with oneDNN off: on the CPU only
+torch.nn.LSTM has a fused oneDNN kernel, which is what the LSTM ratios measure.
 """
 
 from __future__ import annotations
 
 import argparse
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -78,7 +81,18 @@ def _torch(kind: str, a: dict[str, Any], backward: bool) -> Callable[[], Any]:
     return run
 
 
-def timings(quick: bool = False) -> list[Timing]:
+def _without_onednn(fn: Callable[[], Any]) -> Callable[[], Any]:
+    """fn with oneDNN (mkldnn) off: torch's own C++ cell loop instead of the fused oneDNN RNN."""
+
+    def run() -> Any:
+        with torch.backends.mkldnn.flags(enabled=False):
+            return fn()
+
+    return run
+
+
+def timings(quick: bool = False) -> list[tuple[Timing, float]]:
+    """Per row: the timing against the shipped built-in, and ours / the built-in without oneDNN."""
     repeats, min_s = (3, 0.02) if quick else (9, 0.05)
     rows = []
     for kind in N.KINDS:
@@ -90,7 +104,9 @@ def timings(quick: bool = False) -> list[Timing]:
                 label = f"{kind} {'fwd+bwd' if backward else 'fwd'} B{B} T{T} I{I_} H{H}"
                 ours, ref = _ours(kind, a, backward), _torch(kind, a, backward)
                 t_ours, t_ref = time_pair(ours, ref, repeats=repeats, min_sample_s=min_s)
-                rows.append(Timing(label, t_ours, t_ref, diff))
+                native = _without_onednn(ref)
+                t_ours2, t_native = time_pair(ours, native, repeats=repeats, min_sample_s=min_s)
+                rows.append((Timing(label, t_ours, t_ref, diff), t_ours2 / t_native))
     return rows
 
 
@@ -99,11 +115,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    print(f"{'':34s} {'ours ms':>9s} {'torch ms':>9s} {'ratio':>7s}  max|diff| (outputs)")
-    for t in timings(args.quick):
+    warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
+    print(f"{'':34s} {'ours ms':>9s} {'torch ms':>9s} {'ratio':>7s} {'no oneDNN':>9s}  max|diff|")
+    for t, vs_native in timings(args.quick):
         print(
-            f"{t.label:34s} {t.ours_s * 1e3:9.3f} {t.ref_s * 1e3:9.3f} {t.ratio:7.2f}  "
-            f"{t.max_diff:.1e}"
+            f"{t.label:34s} {t.ours_s * 1e3:9.3f} {t.ref_s * 1e3:9.3f} {t.ratio:7.2f} "
+            f"{vs_native:9.2f}  {t.max_diff:.1e}"
         )
 
 

@@ -316,9 +316,11 @@ class SequenceModel:
 
     Takes X shaped (N, T, I), one sequence per row, so that dlcore.training.Trainer can slice
     mini-batches along dim 0. readout "last" reads the last step, (N, outputs): a sequence's
-    class, or the next value of a series (regression, outputs = 1); "all" reads every step,
-    (N, T, outputs). Like torch.nn, every weight and bias starts uniform in $\pm 1/\sqrt{H}$
-    (the head's fan-in is H too), drawn from a local torch.Generator on the CPU and then moved.
+    class, or the next value of a series (regression, outputs = 1): what the trainer's losses
+    take. "all" reads every step, (N, T, outputs), for a caller with its own per-step loss
+    (`predict_steps` reads every step of either). Like torch.nn, every weight and bias starts
+    uniform in $\pm 1/\sqrt{H}$ (the head's fan-in is H too), drawn from a local torch.Generator
+    on the CPU and then moved.
     Parameters, flat: W_ih (GH, I), W_hh (GH, H), b_ih, b_hh (GH,), W_out (H, outputs), b_out.
     """
 
