@@ -33,8 +33,8 @@ POOL_KINDS: tuple[str, ...] = ("max", "avg")
 
 def pair(value: Pair, name: str = "value") -> tuple[int, int]:
     """(value, value) for an int, the pair itself for a pair."""
-    if isinstance(value, int):
-        return (value, value)
+    if not isinstance(value, Sequence):  # an int, or a numpy / torch integer
+        return (int(value), int(value))
     if len(value) != 2:
         raise ValueError(f"{name} must be an int or a pair, got {value!r}")
     return (int(value[0]), int(value[1]))
