@@ -57,7 +57,7 @@ def _weight_grads(dgx: Tensor, x: Tensor, W_ih: Tensor, dgh: Tensor, h_prev: Ten
     r"""Gradients of x, weights and biases from the gates' pre-activation gradients $\delta$.
 
     $\nabla W_{ih} = \sum_t \delta^{x\top}_t x_t$, $\nabla W_{hh} = \sum_t \delta^{h\top}_t h_{t-1}$
-    $\nabla b = \sum_t \delta_t$ (x side for $b_{ih}$, h side for $b_{hh}$),
+    and $\nabla b = \sum_t \delta_t$ (x side for $b_{ih}$, h side for $b_{hh}$);
     $\nabla x_t = \delta^x_t W_{ih}$.
     """
     T, B, I_ = x.shape
