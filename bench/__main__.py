@@ -3,9 +3,10 @@
 a) Rerun latency on the real server, the way the browser sees it (BackMsg sent -> script_finished
    received, socket included): the empty bench app and every page of app.py, each rerun changing a
    slider, under the shipped tuning and with each part of it switched off.
-b) dlcore ops against their torch twins (bench/ops.py), and the batched gradient-descent runner
-   against a single run (bench/descent.py), and one playground training step against torch.optim
-   (bench/training.py).
+b) dlcore ops against their torch twins (bench/ops.py), the batched gradient-descent runner
+   against a single run (bench/descent.py), one playground training step against torch.optim
+   (bench/training.py), convolution, pooling and a SmallCNN step against torch (bench/conv.py),
+   and RNN / LSTM / GRU forward and BPTT against torch.nn (bench/rnn.py).
 c) Live training (bench/training.py): one learner trains on the playground while another moves
    sliders, on one server.
 d) Engine shares (bench/engine.py): epochs/s per job as one training worker time-slices 1 to 24
@@ -36,7 +37,7 @@ from dataclasses import dataclass, field
 import streamlit
 import torch
 
-from bench import descent, engine, load, ops, training
+from bench import conv, descent, engine, load, ops, rnn, training
 from bench.server import ROOT, StreamlitServer
 from bench.streamlit_client import RunResult, StreamlitClient, Widget
 
@@ -306,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
         print(descent.report(quick=ns.quick), flush=True)
         print()
         print(training.step_report(quick=ns.quick), flush=True)
+        for section in (conv, rnn):  # from-scratch convolution, pooling and recurrent layers
+            print(flush=True)
+            section.main(["--quick"] if ns.quick else [])
     if ns.only in (None, "live"):
         print()
         print(training.report(quick=ns.quick, pick=pick_widget), flush=True)

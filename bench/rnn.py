@@ -110,10 +110,10 @@ def timings(quick: bool = False) -> list[tuple[Timing, float]]:
     return rows
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
     print(f"{'':34s} {'ours ms':>9s} {'torch ms':>9s} {'ratio':>7s} {'no oneDNN':>9s}  max|diff|")
