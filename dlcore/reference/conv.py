@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from dlcore import training as dltraining
 from dlcore.conv import Pair, SmallCNN
-from dlcore.reference import losses, optim
+from dlcore.reference import training as reference_training
 
 
 def conv2d(
@@ -126,43 +126,7 @@ def gradients(cnn: SmallCNN, X: Tensor, dY: Tensor) -> list[Tensor]:
     return _to_dlcore(list(grads))
 
 
-def _loss(trainer: dltraining.Trainer, net: nn.Sequential, X: Tensor, T: Tensor) -> Tensor:
-    """The trainer's loss plus its weight penalty, by torch.nn and autograd."""
-    s = trainer.setup
-    loss = losses.loss(trainer.loss_name, net(X), T, **trainer.loss.params)
-    if s.penalty != "none":
-        weights = [p for p, c in zip(_leaves(net), trainer.net.penalized(), strict=True) if c]
-        loss = loss + optim.penalty(weights, s.penalty, s.lam)
-    return loss
-
-
 def loss_curve(trainer: dltraining.Trainer, epochs: int) -> list[float]:
-    """Training loss after initialisation and after each of `epochs` epochs, by torch.nn.
-
-    `trainer.net` is a SmallCNN that has not stepped yet; the batches come in the trainer's
-    order (training.order_generator). Clipping is torch.nn.utils.clip_grad_norm_.
-    """
-    s = trainer.setup
+    """Training loss of the torch.nn twin of the trainer's SmallCNN (see twin_loss_curve)."""
     net = sequential(trainer.net)
-    leaves = _leaves(net)
-    opt = optim.make(s.optimizer, leaves, s.lr)
-    X, T = trainer.X_train, trainer.T_train
-    order = dltraining.order_generator(s.seed)
-
-    def train_loss() -> float:
-        with torch.no_grad():
-            return losses.loss(trainer.loss_name, net(X), T, **trainer.loss.params).item()
-
-    curve = [train_loss()]
-    for _ in range(epochs):
-        perm = torch.randperm(X.shape[0], generator=order).to(X.device)
-        for i in range(0, X.shape[0], s.batch_size):
-            batch = perm[i : i + s.batch_size]
-            opt.zero_grad()
-            with torch.enable_grad():
-                _loss(trainer, net, X[batch], T[batch]).backward()
-            if s.clip > 0:
-                nn.utils.clip_grad_norm_(leaves, s.clip)
-            opt.step()
-        curve.append(train_loss())
-    return curve
+    return reference_training.twin_loss_curve(trainer, net, _leaves(net), epochs)

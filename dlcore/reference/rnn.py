@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 # A module import: the twins need the trainer's batch order, not the other way round.
 from dlcore import training as dltraining
-from dlcore.reference import losses, optim
+from dlcore.reference import training as reference_training
 from dlcore.rnn import SequenceModel
 
 _MODULES: dict[str, type[nn.Module]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -197,9 +197,6 @@ class SequenceTwin(nn.Module):
         r = self.recurrent
         return [r.weight_ih_l0, r.weight_hh_l0, r.bias_ih_l0, r.bias_hh_l0, *self.head.parameters()]
 
-    def penalized(self) -> list[Tensor]:
-        return [self.recurrent.weight_ih_l0, self.recurrent.weight_hh_l0, self.head.weight]
-
     def grads(self) -> list[Tensor]:
         """The leaves' .grad in SequenceModel's layout (W_out as (H, O))."""
         g = [p.grad for p in self.leaves()]
@@ -215,41 +212,7 @@ def model_gradients(model: SequenceModel, X: Tensor, dY: Tensor) -> list[Tensor]
     return twin.grads()
 
 
-def _loss(trainer: dltraining.Trainer, twin: SequenceTwin, X: Tensor, T: Tensor) -> Tensor:
-    s = trainer.setup
-    loss = losses.loss(trainer.loss_name, twin(X), T, **trainer.loss.params)
-    if s.penalty != "none":
-        loss = loss + optim.penalty(twin.penalized(), s.penalty, s.lam)
-    return loss
-
-
 def loss_curve(trainer: dltraining.Trainer, epochs: int) -> list[float]:
-    """Training loss after initialisation and after each of `epochs` epochs, by the torch twin.
-
-    `trainer.net` is a SequenceModel that has not stepped yet; the batches come in the trainer's
-    order (dlcore.training.order_generator), the optimizer is torch.optim.
-    """
-    s = trainer.setup
+    """Training loss of the torch twin of the trainer's SequenceModel (see twin_loss_curve)."""
     twin = SequenceTwin(trainer.net)
-    leaves = twin.leaves()
-    opt = optim.make(s.optimizer, leaves, s.lr)
-    X, T = trainer.X_train, trainer.T_train
-    order = dltraining.order_generator(s.seed)
-
-    def train_loss() -> float:
-        with torch.no_grad():
-            return losses.loss(trainer.loss_name, twin(X), T, **trainer.loss.params).item()
-
-    curve = [train_loss()]
-    for _ in range(epochs):
-        perm = torch.randperm(X.shape[0], generator=order).to(X.device)
-        for i in range(0, X.shape[0], s.batch_size):
-            batch = perm[i : i + s.batch_size]
-            opt.zero_grad()
-            with torch.enable_grad():
-                _loss(trainer, twin, X[batch], T[batch]).backward()
-            if s.clip > 0:
-                nn.utils.clip_grad_norm_(leaves, s.clip)
-            opt.step()
-        curve.append(train_loss())
-    return curve
+    return reference_training.twin_loss_curve(trainer, twin, twin.leaves(), epochs)

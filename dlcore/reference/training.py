@@ -7,7 +7,7 @@ must equal the from-scratch trainer's; the playground shows the difference.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -90,22 +90,31 @@ def _loss(trainer: dltraining.Trainer, layers: list[nn.Linear], X: Tensor, T: Te
     return loss
 
 
-def loss_curve(trainer: dltraining.Trainer, epochs: int) -> list[float]:
-    """Training loss after initialisation and after each of `epochs` epochs, by torch.nn.
+def twin_loss_curve(
+    trainer: dltraining.Trainer,
+    forward: Callable[[Tensor], Tensor],
+    leaves: list[Tensor],
+    epochs: int,
+) -> list[float]:
+    """Training loss after initialisation and after each of `epochs` epochs of a torch twin.
 
-    The start is `trainer`'s initial weights, so pass a trainer that has not stepped yet.
-    Clipping is torch.nn.utils.clip_grad_norm_.
+    `forward` is the twin's net and `leaves` its parameters in the order of the trainer's model
+    (whose `penalized` picks the weights the penalty covers). The twin starts from the trainer's
+    weights, so pass a trainer that has not stepped yet; the batches come in the trainer's order
+    (training.order_generator), the optimizer is torch.optim, clipping clip_grad_norm_.
     """
     s = trainer.setup
-    layers = linear_layers(trainer.net.params)
-    leaves = [p for layer in layers for p in (layer.weight, layer.bias)]
+    weights = [p for p, covered in zip(leaves, trainer.net.penalized(), strict=True) if covered]
     opt = optim.make(s.optimizer, leaves, s.lr)
     X, T = trainer.X_train, trainer.T_train
     order = dltraining.order_generator(s.seed)
 
+    def data_loss(X: Tensor, T: Tensor) -> Tensor:
+        return losses.loss(trainer.loss_name, forward(X), T, **trainer.loss.params)
+
     def train_loss() -> float:
         with torch.no_grad():
-            return _data_loss(trainer, layers, X, T).item()
+            return data_loss(X, T).item()
 
     curve = [train_loss()]
     for _ in range(epochs):
@@ -113,12 +122,25 @@ def loss_curve(trainer: dltraining.Trainer, epochs: int) -> list[float]:
         for i in range(0, X.shape[0], s.batch_size):
             batch = perm[i : i + s.batch_size]
             opt.zero_grad()
-            _loss(trainer, layers, X[batch], T[batch]).backward()
+            with torch.enable_grad():
+                loss = data_loss(X[batch], T[batch])
+                if s.penalty != "none":
+                    loss = loss + optim.penalty(weights, s.penalty, s.lam)
+                loss.backward()
             if s.clip > 0:
                 nn.utils.clip_grad_norm_(leaves, s.clip)
             opt.step()
         curve.append(train_loss())
     return curve
+
+
+def loss_curve(trainer: dltraining.Trainer, epochs: int) -> list[float]:
+    """twin_loss_curve of the playground's MLP as nn.Linear layers."""
+    layers = linear_layers(trainer.net.params)
+    leaves = [p for layer in layers for p in (layer.weight, layer.bias)]
+    return twin_loss_curve(
+        trainer, lambda X: _forward(layers, trainer.setup.activation, X), leaves, epochs
+    )
 
 
 def gradients(trainer: dltraining.Trainer, X: Tensor, T: Tensor) -> list[Tensor]:
