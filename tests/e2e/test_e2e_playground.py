@@ -84,7 +84,9 @@ def test_uploaded_csv_trains_and_the_boundary_changes(app):
 
 def test_three_learners_train_at_once_and_every_run_moves(new_app):
     """A class presses Train together: each learner's epoch counter rises, none waits."""
-    tabs = [new_app().open("/playground?epochs=5000") for _ in range(3)]
+    # Small batches on many points: 100 steps an epoch, so that no run reaches its last epoch
+    # (and loses its Pause button) however slowly three tabs on a shared machine draw.
+    tabs = [new_app().open("/playground?epochs=5000&batch=8&points=1000") for _ in range(3)]
     for tab in tabs:
         tab.main.get_by_role("button", name="Train").click()
     for tab in tabs:  # every run past its first epochs while the others train too
