@@ -31,6 +31,7 @@ NAMES: tuple[str, ...] = (
     "huber",
     "quantile",
     "bce_with_logits",
+    "brier",
     "cross_entropy",
     "hinge",
     "contrastive",
@@ -42,6 +43,7 @@ DEFAULT_PARAMS: dict[str, dict[str, object]] = {
     "huber": {"delta": 1.0},
     "quantile": {"q": 0.5},
     "bce_with_logits": {},
+    "brier": {},
     "cross_entropy": {},
     "hinge": {},
     "contrastive": {"margin": 1.0},
@@ -50,16 +52,17 @@ DEFAULT_PARAMS: dict[str, dict[str, object]] = {
 # Losses of the residual r = pred - target alone: the regression family.
 RESIDUAL_LOSSES: tuple[str, ...] = ("mse", "mae", "huber", "quantile")
 
-# What `curve` puts on its x-axis for each loss.
+# What `curve` puts on its x-axis for each loss: the residual, a margin, or a distance.
 CURVE_AXIS: dict[str, str] = {
-    "mse": "residual ŷ − y",
-    "mae": "residual ŷ − y",
-    "huber": "residual ŷ − y",
-    "quantile": "residual ŷ − y",
-    "bce_with_logits": "margin y·ŷ (logit ŷ, label y = 1)",
-    "cross_entropy": "logit margin z_y − z_other (2 classes)",
-    "hinge": "margin y·ŷ (label y = ±1)",
-    "contrastive": "distance d = ‖a − b‖ (row 0: similar, row 1: dissimilar)",
+    "mse": "residual",
+    "mae": "residual",
+    "huber": "residual",
+    "quantile": "residual",
+    "bce_with_logits": "margin",
+    "brier": "margin",
+    "cross_entropy": "margin",
+    "hinge": "margin",
+    "contrastive": "distance",
 }
 
 
@@ -124,6 +127,20 @@ def bce_with_logits(x: Tensor, t: Tensor) -> Tensor:
 def bce_with_logits_gradient(x: Tensor, t: Tensor) -> Tensor:
     r"""$\partial\ell/\partial x = \sigma(x) - t$."""
     return sigmoid(x) - t
+
+
+def brier(x: Tensor, t: Tensor) -> Tensor:
+    r"""$\ell = (\sigma(x) - t)^2$: the squared error of the probability (MSE on classes)."""
+    p = sigmoid(x)
+    return (p - t) ** 2
+
+
+def brier_gradient(x: Tensor, t: Tensor) -> Tensor:
+    r"""$\partial\ell/\partial x = 2(\sigma(x) - t)\,\sigma(x)(1 - \sigma(x))$."""
+    # The factor sigma' = p (1 - p) goes to 0 as |x| grows: a confidently wrong prediction
+    # (p near 0 for t = 1) gets almost no gradient, where bce_with_logits' p - t is near -1.
+    p = sigmoid(x)
+    return 2.0 * (p - t) * p * (1.0 - p)
 
 
 def log_softmax(z: Tensor) -> Tensor:
@@ -208,6 +225,7 @@ _FUNCTIONS: dict[str, _Pair] = {
     "huber": _Pair(huber, huber_gradient),
     "quantile": _Pair(quantile, quantile_gradient),
     "bce_with_logits": _Pair(bce_with_logits, bce_with_logits_gradient),
+    "brier": _Pair(brier, brier_gradient),
     "cross_entropy": _Pair(cross_entropy, cross_entropy_gradient),
     "hinge": _Pair(hinge, hinge_gradient),
     "contrastive": _Pair(contrastive, contrastive_gradient),
@@ -347,11 +365,11 @@ def curve(name: str, r: Tensor, **params: Any) -> tuple[Tensor, Tensor]:
     r"""Per-sample $(\ell(r), \ell'(r))$ along a 1-D grid r; CURVE_AXIS[name] says what r is.
 
     Regression losses: r is the residual $\hat y - y$. hinge: the margin $y\hat y$ (pred r,
-    label +1); bce_with_logits: the logit r with target 1, so also a margin. cross_entropy: two
-    classes with logits $(r, 0)$ and target class 0, so r is the logit margin (the curve equals
-    bce_with_logits'). The gradient is with respect to r. contrastive: r is the distance
-    $d \ge 0$, and both results are (2, G): row 0 for a similar pair (y = 1), row 1 for a
-    dissimilar one (y = 0), the gradient with respect to d.
+    label +1); bce_with_logits and brier: the logit r with target 1, so also a margin.
+    cross_entropy: two classes with logits $(r, 0)$ and target class 0, so r is the logit
+    margin (the curve equals bce_with_logits'). The gradient is with respect to r. contrastive:
+    r is the distance $d \ge 0$, and both results are (2, G): row 0 for a similar pair (y = 1),
+    row 1 for a dissimilar one (y = 0), the gradient with respect to d.
     """
     loss = get(name, **params)
     if r.dim() != 1:
@@ -360,7 +378,7 @@ def curve(name: str, r: Tensor, **params: Any) -> tuple[Tensor, Tensor]:
     if name in RESIDUAL_LOSSES:
         f, df = _FUNCTIONS[name]
         return f(r, **p), df(r, **p)
-    if name in ("hinge", "bce_with_logits"):
+    if name in ("hinge", "bce_with_logits", "brier"):
         f, df = _FUNCTIONS[name]
         ones = torch.ones_like(r)
         return f(r, ones), df(r, ones)
@@ -373,3 +391,63 @@ def curve(name: str, r: Tensor, **params: Any) -> tuple[Tensor, Tensor]:
     y = torch.tensor([[1.0], [0.0]], dtype=r.dtype, device=r.device)  # (2, 1): similar, dissimilar
     d = r.expand(2, -1)  # (2, G)
     return contrastive_from_distance(d, y, **p), contrastive_from_distance_gradient(d, y, **p)
+
+
+# --- what a loss makes a model fit: a line, and embedding pairs ----------------------------------
+
+
+class LineFit(NamedTuple):
+    r"""The line $\hat y = \text{slope}\cdot x + \text{intercept}$ a loss fitted, and its loss."""
+
+    slope: float
+    intercept: float
+    loss: Tensor  # (steps + 1,) the mean loss before each step and after the last
+
+
+@torch.inference_mode()  # no autograd bookkeeping: a few hundred steps of tiny ops
+def fit_line(x: Tensor, y: Tensor, loss: Loss, steps: int, lr: float) -> LineFit:
+    r"""Fit $\hat y = w u + b$, $u = (x - \bar x)/s_x$, by gradient descent on `loss`.
+
+    Full batch, with the step size falling linearly from lr to 0: MAE's and quantile's
+    gradients keep their size right up to the optimum, so a constant step would circle it
+    forever. On standardised x the two parameters are uncoupled, so one step size suits both.
+    """
+    if x.dim() != 1 or y.shape != x.shape or x.numel() < 2:
+        raise ValueError(f"fit_line needs x, y of one shape (n,), n >= 2; got {tuple(x.shape)}")
+    mean, std = x.mean(), x.std()
+    if not std > 0:
+        raise ValueError("fit_line needs x that is not constant")
+    u = (x - mean) / std  # (n,)
+    w = torch.zeros((), dtype=x.dtype, device=x.device)
+    b = y.median()  # a start inside the data: MSE's and MAE's answers are both nearby
+    history = []
+    for t in range(steps):
+        pred = w * u + b  # (n,)
+        history.append(loss.forward(pred, y))
+        g = loss.gradient(pred, y)  # (n,) dL/dpred, the 1/n of the mean included
+        step = lr * (1.0 - t / steps)
+        w = w - step * (g * u).sum()  # dL/dw = sum_i g_i u_i
+        b = b - step * g.sum()  # dL/db = sum_i g_i
+    history.append(loss.forward(w * u + b, y))
+    # Back to x: w u + b = (w / s) x + (b - w mean / s).
+    slope = w / std
+    return LineFit(float(slope), float(b - slope * mean), torch.stack(history))
+
+
+def contrastive_descent(
+    a: Tensor, b: Tensor, y: Tensor, margin: float, steps: int, lr: float
+) -> tuple[Tensor, Tensor]:
+    r"""Both ends of every pair moved by gradient descent on the contrastive loss.
+
+    a, b: (N, D) starting embeddings, y: (N,) 1 similar / 0 dissimilar. Returns the paths of a
+    and b, each (steps + 1, N, D). Each point belongs to one pair, so the pairs move apart
+    from each other; the step is lr times N, so that lr means the same for any number of pairs.
+    """
+    loss = get("contrastive", margin=margin)
+    path_a, path_b = [a], [b]
+    for _ in range(steps):
+        da, db = loss.gradient(a, b, y)  # (N, D) each
+        a, b = a - lr * a.shape[0] * da, b - lr * b.shape[0] * db
+        path_a.append(a)
+        path_b.append(b)
+    return torch.stack(path_a), torch.stack(path_b)

@@ -27,9 +27,10 @@ LOSS_OF_TASK: dict[str, str] = {
     "multiclass": "cross_entropy",
     "regression": "mse",
 }
-# The losses a task can train with: its usual one first. Hinge wants labels of -1 and +1.
+# The losses a task can train with: its usual one first. Hinge wants labels of -1 and +1;
+# brier is MSE on the probability, the loss the Loss functions page races cross-entropy with.
 LOSSES_OF_TASK: dict[str, tuple[str, ...]] = {
-    "binary": ("bce_with_logits", "hinge"),
+    "binary": ("bce_with_logits", "hinge", "brier"),
     "multiclass": ("cross_entropy",),
     "regression": ("mse", "mae", "huber", "quantile"),
 }

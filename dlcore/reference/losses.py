@@ -1,7 +1,8 @@
 r"""Twins of dlcore.losses: torch.nn.functional or torch ops for the loss, autograd for gradients.
 
 Everything here uses torch.nn.functional and autograd on purpose; the lesson code never does.
-hinge is F.margin_ranking_loss against 0, whose clamp passes the gradient at the margin;
+hinge is F.margin_ranking_loss against 0, whose clamp passes the gradient at the margin; brier
+is F.mse_loss of torch.sigmoid;
 quantile and contrastive are built from torch ops (torch.maximum, torch.linalg.vector_norm).
 """
 
@@ -46,6 +47,8 @@ def _terms(name: str, *inputs: Tensor, **params: Any) -> Tensor:
         return torch.maximum(q * e, (q - 1) * e)
     if name == "bce_with_logits":
         return F.binary_cross_entropy_with_logits(pred, target, reduction="none")
+    if name == "brier":
+        return F.mse_loss(torch.sigmoid(pred), target, reduction="none")
     # hinge: max(0, -y (pred - 0) + 1) = max(0, 1 - y pred)
     return F.margin_ranking_loss(pred, torch.zeros_like(pred), target, margin=1.0, reduction="none")
 
@@ -72,7 +75,7 @@ def curve(name: str, r: Tensor, **params: Any) -> tuple[Tensor, Tensor]:
     with torch.enable_grad():
         if name in RESIDUAL_LOSSES:
             terms = _terms(name, leaf, torch.zeros_like(r), **p)
-        elif name in ("hinge", "bce_with_logits"):
+        elif name in ("hinge", "bce_with_logits", "brier"):
             terms = _terms(name, leaf, torch.ones_like(r), **p)
         elif name == "cross_entropy":
             logits = torch.stack([leaf, torch.zeros_like(r)], dim=1)  # (G, 2)
@@ -91,3 +94,37 @@ def curve(name: str, r: Tensor, **params: Any) -> tuple[Tensor, Tensor]:
             return terms.detach(), torch.stack(rows)
         (grad,) = torch.autograd.grad(terms.sum(), leaf)
     return terms.detach(), grad
+
+
+def fit_line(x: Tensor, y: Tensor, name: str, steps: int, lr: float, **params: Any) -> Tensor:
+    """dlcore.losses.fit_line by autograd and torch.optim.SGD: (slope, intercept) as a (2,)."""
+    mean, std = x.mean(), x.std()
+    u = (x - mean) / std
+    w = torch.zeros((), dtype=x.dtype, device=x.device, requires_grad=True)
+    b = y.median().clone().requires_grad_(True)
+    opt = torch.optim.SGD([w, b], lr=lr)
+    # The same linear fall of the step size to 0 as the from-scratch fit.
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 - t / steps)
+    for _ in range(steps):
+        opt.zero_grad()
+        with torch.enable_grad():
+            loss(name, w * u + b, y, **params).backward()
+        opt.step()
+        schedule.step()
+    slope = w.detach() / std
+    return torch.stack([slope, b.detach() - slope * mean])
+
+
+def contrastive_descent(
+    a: Tensor, b: Tensor, y: Tensor, margin: float, steps: int, lr: float
+) -> tuple[Tensor, Tensor]:
+    """dlcore.losses.contrastive_descent by autograd and torch.optim.SGD: the final a, b."""
+    a = a.detach().clone().requires_grad_(True)
+    b = b.detach().clone().requires_grad_(True)
+    opt = torch.optim.SGD([a, b], lr=lr * a.shape[0])
+    for _ in range(steps):
+        opt.zero_grad()
+        with torch.enable_grad():
+            loss("contrastive", a, b, y, margin=margin).backward()
+        opt.step()
+    return a.detach(), b.detach()

@@ -24,6 +24,7 @@ CASES: list[tuple[str, dict]] = [
     ("quantile", {"q": 0.1}),
     ("quantile", {"q": 0.9}),
     ("bce_with_logits", {}),
+    ("brier", {}),
     ("cross_entropy", {}),
     ("hinge", {}),
     ("contrastive", {}),
@@ -86,7 +87,7 @@ def loss_inputs(draw: st.DrawFn, name: str, params: dict) -> tuple[torch.Tensor,
     shape = draw(shapes())
     pred = randn(seed, shape, scale)
     kink = mask(seed + 1, shape, on_kink)
-    if name in ("bce_with_logits", "hinge"):
+    if name in ("bce_with_logits", "brier", "hinge"):
         y = mask(seed + 2, shape, 0.5).to(torch.float64)
         if name == "hinge":
             y = 2.0 * y - 1.0
@@ -325,6 +326,7 @@ def test_invalid_parameters_raise(name: str, params: dict) -> None:
 
 def test_registry_constants_are_consistent() -> None:
     assert set(L.NAMES) == set(L.DEFAULT_PARAMS) == set(L.CURVE_AXIS)
+    assert set(L.CURVE_AXIS.values()) == {"residual", "margin", "distance"}
     assert set(L.RESIDUAL_LOSSES) <= set(L.NAMES)
     for name in L.NAMES:
         loss = L.get(name)
@@ -376,3 +378,95 @@ def test_curve_rejects_bad_grids() -> None:
         L.curve("contrastive", torch.tensor([-1.0, 1.0]))
     with pytest.raises(ValueError, match="valid names"):
         L.curve("nope", torch.zeros(3))
+
+
+# --- brier: MSE on the probability -----------------------------------------------------------
+
+
+def test_brier_gradient_vanishes_where_cross_entropy_stays_near_one() -> None:
+    # Confidently wrong: the logit says class 0 with p(class 1) = sigmoid(-8) = 3e-4.
+    x, t = torch.tensor([-8.0], dtype=torch.float64), torch.tensor([1.0], dtype=torch.float64)
+    brier = L.get("brier").gradient(x, t).item()
+    bce = L.get("bce_with_logits").gradient(x, t).item()
+    assert bce == pytest.approx(-1.0, abs=1e-3)
+    assert -1e-3 < brier < 0
+    assert brier == pytest.approx(ref_losses.gradient("brier", x, t).item(), rel=1e-12)
+
+
+# --- fitting a line, moving embedding pairs ------------------------------------------------------
+
+
+def line_data(seed: int, n: int, outliers: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, generator=g, dtype=torch.float64) * 10
+    y = 1.5 * x + 0.5 + torch.randn(n, generator=g, dtype=torch.float64) * 0.7
+    y[:outliers] += 15.0
+    return x, y
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [("mse", {}), ("mae", {}), ("huber", {"delta": 0.8}), ("quantile", {"q": 0.9})],
+)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_fit_line_equals_autograd_and_torch_optim_sgd(
+    name: str, params: dict, dtype: torch.dtype
+) -> None:
+    x, y = line_data(3, 40, 4)
+    x, y = x.to(dtype), y.to(dtype)
+    fit = L.fit_line(x, y, L.get(name, **params), steps=300, lr=0.5)
+    theirs = ref_losses.fit_line(x, y, name, 300, 0.5, **params)
+    tol = 1e-9 if dtype == torch.float64 else 1e-4
+    assert fit.slope == pytest.approx(theirs[0].item(), abs=tol, rel=tol)
+    assert fit.intercept == pytest.approx(theirs[1].item(), abs=tol, rel=tol)
+    assert fit.loss.shape == (301,) and fit.loss[-1] <= fit.loss[0]
+
+
+def test_fit_line_mse_reaches_least_squares() -> None:
+    x, y = line_data(0, 50, 5)
+    fit = L.fit_line(x, y, L.get("mse"), steps=600, lr=0.5)
+    A = torch.stack([x, torch.ones_like(x)], dim=1)
+    slope, intercept = torch.linalg.lstsq(A, y[:, None]).solution[:, 0].tolist()
+    assert fit.slope == pytest.approx(slope, rel=1e-6)
+    assert fit.intercept == pytest.approx(intercept, rel=1e-6)
+
+
+@pytest.mark.parametrize("q", [0.1, 0.5, 0.9])
+def test_fit_line_quantile_leaves_a_share_q_of_the_points_below(q: float) -> None:
+    x, y = line_data(1, 80, 8)
+    fit = L.fit_line(x, y, L.get("quantile", q=q), steps=1000, lr=0.5)
+    below = (y < fit.slope * x + fit.intercept).double().mean().item()
+    # At the optimum at most 2 points (one per parameter) lie on the line.
+    assert abs(below - q) <= 2 / 80 + 1e-9
+
+
+def test_fit_line_rejects_bad_inputs() -> None:
+    with pytest.raises(ValueError, match="constant"):
+        L.fit_line(torch.ones(5), torch.arange(5.0), L.get("mse"), 10, 0.1)
+    with pytest.raises(ValueError, match="shape"):
+        L.fit_line(torch.arange(5.0), torch.arange(4.0), L.get("mse"), 10, 0.1)
+
+
+@pytest.mark.parametrize("margin", [0.0, 1.0, 2.5])
+def test_contrastive_descent_equals_autograd_and_sgd(margin: float) -> None:
+    g = torch.Generator().manual_seed(5)
+    a, b = torch.randn(6, 2, generator=g, dtype=torch.float64), torch.randn(6, 2, generator=g)
+    b = b.double()
+    y = torch.tensor([1, 0, 1, 0, 1, 0])
+    path_a, path_b = L.contrastive_descent(a, b, y, margin, steps=40, lr=0.05)
+    ref_a, ref_b = ref_losses.contrastive_descent(a, b, y, margin, 40, 0.05)
+    assert path_a.shape == path_b.shape == (41, 6, 2)
+    assert torch.equal(path_a[0], a) and torch.equal(path_b[0], b)
+    assert_matches(path_a[-1], ref_a)
+    assert_matches(path_b[-1], ref_b)
+
+
+def test_contrastive_descent_pulls_similar_and_pushes_dissimilar_to_the_margin() -> None:
+    g = torch.Generator().manual_seed(2)
+    a, b = torch.randn(8, 2, generator=g, dtype=torch.float64), torch.zeros(8, 2).double()
+    b = a + 0.3 * torch.randn(8, 2, generator=g, dtype=torch.float64)
+    y = torch.tensor([1, 1, 1, 1, 0, 0, 0, 0])
+    path_a, path_b = L.contrastive_descent(a, b, y, margin=2.0, steps=60, lr=0.1)
+    d = (path_a - path_b).norm(dim=2)  # (61, 8)
+    assert (d[-1, :4] < 1e-3).all()
+    assert torch.allclose(d[-1, 4:], torch.full((4,), 2.0, dtype=torch.float64), atol=1e-3)
