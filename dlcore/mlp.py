@@ -100,9 +100,18 @@ def forward_pass(params: Params, act: Activation, X: Tensor) -> Trace:
     return Trace(out, inputs, preacts, hidden)
 
 
-def backward_pass(params: Params, act: Activation, trace: Trace, dY: Tensor) -> Params:
-    r"""Per-layer gradients $\nabla W_l = h_{l-1}^\top \delta_l$, $\nabla b_l = \sum_n \delta_l$."""
-    grads = []
+class BackwardTrace(NamedTuple):
+    """Every gradient a backward pass computes on its way from the output to the input."""
+
+    grads: Params  # (dL/dW, dL/db) per layer
+    d_preactivations: list[Tensor]  # dL/dz of each hidden layer, (N, H_l): the deltas
+    d_hidden_outputs: list[Tensor]  # dL/dh of each hidden layer's output f(z), (N, H_l)
+
+
+def backward_trace(params: Params, act: Activation, trace: Trace, dY: Tensor) -> BackwardTrace:
+    r"""$\delta_{l-1} = (\delta_l W_l^\top) \odot f'(z_{l-1})$ from $\delta_L = dY$, and every
+    $\nabla W_l = h_{l-1}^\top \delta_l$, $\nabla b_l = \sum_n \delta_l$ on the way."""
+    grads, d_preacts, d_hidden = [], [], []
     delta = dY  # (N, out): dL/d(output of the current layer, before any activation)
     for layer in range(len(params) - 1, -1, -1):
         W, _ = params[layer]
@@ -114,7 +123,14 @@ def backward_pass(params: Params, act: Activation, trace: Trace, dY: Tensor) -> 
             dh = delta @ W.T  # (N, out) @ (out, in) -> (N, in)
             # delta_{l-1} = (delta_l W_l^T) * f'(z_{l-1}): the chain rule through the activation
             delta = dh * act.derivative(trace.preactivations[layer - 1])  # (N, in)
-    return grads[::-1]
+            d_hidden.append(dh)
+            d_preacts.append(delta)
+    return BackwardTrace(grads[::-1], d_preacts[::-1], d_hidden[::-1])
+
+
+def backward_pass(params: Params, act: Activation, trace: Trace, dY: Tensor) -> Params:
+    r"""Per-layer gradients $\nabla W_l = h_{l-1}^\top \delta_l$, $\nabla b_l = \sum_n \delta_l$."""
+    return backward_trace(params, act, trace, dY).grads
 
 
 class MLP:

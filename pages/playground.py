@@ -689,7 +689,7 @@ def checks(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     frame.show_code(
         training.Trainer.gradients,
         mlp.forward_pass,
-        mlp.backward_pass,
+        mlp.backward_trace,
         *t.net.activation.functions,
         *t.loss.functions,
         type(t.opt).direction,

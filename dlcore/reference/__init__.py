@@ -5,6 +5,7 @@ code never uses them. One module per dlcore concept; the activation and MLP twin
 comparison helper are re-exported here.
 """
 
+from dlcore.reference import backprop as backprop
 from dlcore.reference import conv as conv
 from dlcore.reference import losses, optim, surfaces, training
 from dlcore.reference import rnn as rnn
