@@ -480,3 +480,19 @@ class SmallCNN:
         rows.append(("flatten", (self.features,), 0))
         rows.append(("linear", (self.classes,), self.params[-2].numel() + self.classes))
         return rows
+
+
+# --- composing filters --------------------------------------------------------------------------
+
+
+def compose_kernels(k1: Tensor, k2: Tensor) -> Tensor:
+    r"""The one kernel K with conv(conv(x, k1), k2) = conv(x, K): $K_t = \sum_{u+v=t} k1_u\, k2_v$.
+
+    k1 and k2 are (kh, kw) single-channel kernels; K is (kh1 + kh2 - 1, kw1 + kw2 - 1). Both sides
+    are "valid" convolutions (stride 1, no padding): with padding the borders differ, because the
+    second convolution reads the zeros padded around the first one's output. K is computed as a
+    convolution of k1, padded all round by k2's size - 1, with k2 flipped.
+    """
+    kh2, kw2 = k2.shape
+    padded = F.pad(k1[None, None], (kw2 - 1, kw2 - 1, kh2 - 1, kh2 - 1))  # (1, 1, H', W')
+    return conv2d(padded, k2.flip(0, 1)[None, None])[0, 0]  # (kh1 + kh2 - 1, kw1 + kw2 - 1)

@@ -87,6 +87,14 @@ KEYS: tuple[str, ...] = (
     "upload_one_class",
     "upload_too_many_classes",
     "upload_constant_target",
+    # images (read_image)
+    "image_too_big",
+    "image_empty",
+    "image_not_image",
+    "image_format",
+    "image_corrupt",
+    "image_too_many_pixels",
+    "image_animated",
 )
 
 
@@ -734,3 +742,106 @@ def sample_path(name: str) -> Path:
     if name not in SAMPLES:
         raise ValueError(f"unknown sample {name!r}; valid: {', '.join(SAMPLES)}")
     return SAMPLES_DIR / name
+
+
+# --- images --------------------------------------------------------------------------------------
+
+IMAGE_MAX_BYTES = 10_000_000
+# Pixels a header may announce before anything is decoded: a small PNG can unpack to gigabytes.
+IMAGE_MAX_PIXELS = 25_000_000
+IMAGE_MAX_SIDE = 256  # the longer side after resizing: every filter redraws in a few ms
+IMAGE_FORMATS: tuple[str, ...] = ("PNG", "JPEG")
+
+
+@dataclass(frozen=True)
+class ImageUpload:
+    """A checked image: pixels in [0, 1], its size as uploaded and as used."""
+
+    pixels: np.ndarray  # (H, W, C) float32, C = 1 (grey) or 3 (RGB)
+    original: tuple[int, int]  # (width, height) of the file
+    size: tuple[int, int]  # (width, height) after resizing to at most IMAGE_MAX_SIDE
+    format: str  # "PNG" or "JPEG"
+
+    @property
+    def grey(self) -> bool:
+        return self.pixels.shape[2] == 1
+
+    @property
+    def resized(self) -> bool:
+        return self.original != self.size
+
+
+def _open_image(data: bytes) -> Any:
+    """PIL's lazily opened image (header read, nothing decoded), or UploadError."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            # Above PIL's own bomb limit it warns, then raises: the pixel count is checked here.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as err:
+        # PIL refuses before we can ask the size; its message has it: "Image size (N pixels)".
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        pixels = int(found.group(1)) if found else 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        raise UploadError("image_too_many_pixels", pixels=pixels, limit=IMAGE_MAX_PIXELS) from None
+    except UnidentifiedImageError:
+        raise UploadError("image_not_image") from None
+    except (OSError, ValueError, SyntaxError):
+        raise UploadError("image_corrupt") from None
+
+
+def _as_grey_or_rgb(image: Any) -> Any:
+    """The decoded image as 8-bit "L" or "RGB"; transparency laid over white, as viewers show it."""
+    from PIL import Image
+
+    if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+        # 16-bit (or wider) grey: scaled to 8 bits, which is all a picture on the page needs.
+        full = 65535.0 if image.mode != "F" else 1.0
+        grey = np.clip(np.asarray(image, dtype=np.float64) / full * 255.0, 0, 255)
+        return Image.fromarray(grey.astype(np.uint8), "L")
+    if image.mode in ("1", "L"):
+        return image.convert("L")
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if "A" in image.mode:
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        composed = Image.alpha_composite(background, image.convert("RGBA"))
+        return composed.convert("L" if image.mode in ("LA", "La") else "RGB")
+    return image.convert("RGB")
+
+
+def read_image(data: bytes, name: str, max_side: int = IMAGE_MAX_SIDE) -> ImageUpload:
+    """An uploaded PNG or JPEG, grey or RGB, resized to at most `max_side` pixels a side.
+
+    Checked before decoding: size in bytes, a format PIL recognises, the pixel count in the
+    header (decompression bombs) and animation (one frame only); then decoded, where a truncated
+    or damaged file fails.
+    """
+    if not data:
+        raise UploadError("image_empty")
+    if len(data) > IMAGE_MAX_BYTES:
+        raise UploadError(
+            "image_too_big", size_mb=len(data) / 1e6, limit_mb=IMAGE_MAX_BYTES / 1e6
+        )
+    image = _open_image(data)
+    if image.format not in IMAGE_FORMATS:
+        raise UploadError("image_format", kind=short(image.format or name.rsplit(".", 1)[-1]))
+    width, height = image.size
+    if width * height > IMAGE_MAX_PIXELS:
+        raise UploadError("image_too_many_pixels", pixels=width * height, limit=IMAGE_MAX_PIXELS)
+    if getattr(image, "n_frames", 1) > 1:  # an animated PNG
+        raise UploadError("image_animated", frames=image.n_frames)
+    kind = image.format
+    try:
+        image.load()
+        image = _as_grey_or_rgb(image)
+    except (OSError, ValueError, SyntaxError):
+        raise UploadError("image_corrupt") from None
+    from PIL import Image
+
+    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)  # keeps the aspect ratio
+    pixels = np.asarray(image, dtype=np.float32) / 255.0
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]  # (H, W, 1)
+    return ImageUpload(pixels, (width, height), image.size, kind)
