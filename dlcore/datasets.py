@@ -255,6 +255,39 @@ def hill(n: int, noise: float, seed: int, *, width: float = 2.0, device: Device 
     return _curve(n, noise, seed, 2, f, device)
 
 
+# --- a task for the data-scale claim -------------------------------------------------------------
+
+TEACHER_SEED = 1234  # one fixed teacher: every sample size and seed asks the same question
+
+
+def teacher(
+    n: int,
+    seed: int,
+    *,
+    inputs: int = 10,
+    width: int = 32,
+    depth: int = 3,
+    gain: float = 2.0,
+    device: Device = None,
+) -> Dataset:
+    r"""n points $x \sim \mathcal N(0, I)$ labelled by a fixed random deep tanh net: X (n, inputs).
+
+    $y = [\,t(x) > \text{median}\,]$ for the teacher $t$ (`depth` tanh layers of `width`, weights
+    $\mathcal N(0, \text{gain}^2/\text{fan-in})$): a boundary no line draws, learnable without limit
+    by a big enough net. The median cut balances the classes; `seed` draws the points only.
+    """
+    _check(n, 0.0)
+    X = torch.randn(n, inputs, generator=_generator(seed))  # (n, inputs)
+    g = _generator(TEACHER_SEED)
+    h = X
+    for _ in range(depth):
+        W = torch.randn(h.shape[1], width, generator=g) * (gain / math.sqrt(h.shape[1]))
+        h = torch.tanh(h @ W)  # (n, fan_in) @ (fan_in, width) -> (n, width)
+    score = (h @ torch.randn(width, 1, generator=g))[:, 0]  # (n,)
+    y = (score > score.median()).long()  # (n,)
+    return _finish(X, y, device)
+
+
 # --- the registry --------------------------------------------------------------------------------
 
 DatasetFn = Callable[..., Dataset]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -376,3 +376,63 @@ class Sweep:
     def follow(self, report: Sequence[Mapping[str, Any]]) -> None:
         for member, part in zip(self.members, report, strict=True):
             member.follow(part)
+
+
+class Study:
+    """Many small trainings for one chart, built, trained and let go one at a time (a job).
+
+    `build(spec)` makes a member's trainer from its spec (a small picklable value), so that the
+    job travels as its specs, not as tens of trained models and their data. Only each member's
+    history stays, in long form with a "member" column (its index in `specs`). The job's epoch
+    counts finished members: it reaches its target when `target` members have trained.
+    """
+
+    def __init__(
+        self, build: Callable[[Any], Trainer], specs: Sequence[Any], member_epochs: int
+    ) -> None:
+        if not specs:
+            raise ValueError("a study needs at least one member")
+        self.build, self.specs, self.member_epochs = build, list(specs), member_epochs
+        self.history = History(("member", *HISTORY_COLUMNS))
+        self.epoch = 0  # members finished
+        self.steps = 0
+        self.diverged = False  # a diverged member ends early and counts as finished
+        self._current: Trainer | None = None
+
+    def run(self, epochs: int, budget_s: float = math.inf) -> int:
+        """Train members in turn until `epochs` of them are finished or the budget is spent."""
+        start, steps_before = time.perf_counter(), self.steps
+        target = min(epochs, len(self.specs))
+        while self.epoch < target and (left := budget_s - (time.perf_counter() - start)) > 0:
+            if self._current is None:
+                self._current = self.build(self.specs[self.epoch])
+                self._take_rows(0)
+            taken = len(self._current.history)
+            self.steps += self._current.run(self.member_epochs, left)
+            self._take_rows(taken)
+            if self._current.epoch >= self.member_epochs or self._current.diverged:
+                self._current = None
+                self.epoch += 1
+        return self.steps - steps_before
+
+    def _take_rows(self, taken: int) -> None:
+        rows = self._current.history.since(taken)
+        self.history.extend({"member": [self.epoch] * len(rows["epoch"]), **rows})
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A member in the middle of training restarts after a pause: only finished ones are kept.
+        state = dict(self.__dict__, _current=None)
+        if self._current is not None:
+            keep = [m < self.epoch for m in self.history.member]
+            state["history"] = History(("member", *HISTORY_COLUMNS))
+            state["history"].extend(
+                {name: [v for v, k in zip(col, keep, strict=True) if k]
+                 for name, col in self.history.columns().items()}
+            )  # fmt: skip
+        return state
+
+    def report(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "steps": self.steps}
+
+    def follow(self, report: Mapping[str, int]) -> None:
+        self.epoch, self.steps = report["epoch"], report["steps"]

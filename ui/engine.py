@@ -729,3 +729,58 @@ class LiveRun:
             self.state = "capped"
         else:
             self.state = "ready"
+
+
+# --- runs that every session shares ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SharedView:
+    """What a session sees of a shared run: its state, progress and history (a copy)."""
+
+    state: str
+    epoch: int
+    target: int
+    history: dict[str, list]
+    position: int = 0
+    eta_s: float | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("queued", "running")
+
+
+class SharedRuns:
+    """Jobs whose result every session shares (a study behind a chart): trained once per server.
+
+    The first session that looks starts the job; whoever looks next takes in its progress, so
+    the job lives as long as someone watches (the engine's lease) and its result stays here
+    for every later visitor. A lost job starts again at the next look.
+    """
+
+    def __init__(self) -> None:
+        self._runs: dict[Hashable, LiveRun] = {}
+        self._lock = threading.Lock()
+
+    def view(
+        self, key: Hashable, make_job: Callable[[], Job], target: int, on: Engine
+    ) -> SharedView:
+        with self._lock:
+            run = self._runs.get(key)
+            if run is None or run.state == "lost":
+                # No session id first: the janitor keeps it while looks renew its lease.
+                run = self._runs[key] = LiveRun(key, make_job(), (None, "shared", key))
+            if run.state == "ready":
+                run.start(on, target)
+            elif run.running:
+                run.poll(on, target)
+            history = {name: list(values) for name, values in run.job.history.columns().items()}
+            return SharedView(run.state, run.job.epoch, target, history, run.position, run.eta_s)
+
+
+_shared = SharedRuns()
+
+
+def shared_runs() -> SharedRuns:
+    """The runs this server process shares between its sessions."""
+    return _shared

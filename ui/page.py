@@ -358,10 +358,15 @@ class Frame:
 
         The page's prose gives `verdict_<claim>` (the claim), `verdict_<claim>_evidence` (a
         sentence with the verdict's values, left out when the settings miss a condition of the
-        claim) and `verdict_<claim>_advice_<failed>` for each condition that can fail.
+        claim) and `verdict_<claim>_advice_<failed>` for each condition that can fail. A claim
+        whose run trains without the learner's Train (a shared study) says so in
+        `verdict_<claim>_pending`.
         """
         values = {name: number(value) for name, value in verdict.values.items()}
-        if verdict.held is None:
+        if verdict.held is None and f"verdict_{claim}_pending" in self.text:  # trains by itself
+            badge = self.text["frame_verdict_training"]
+            reason = self.t(f"verdict_{claim}_pending", **values)
+        elif verdict.held is None:
             badge, reason = self.text["frame_verdict_pending"], self.text["frame_verdict_wait"]
         else:
             badge = self.text["frame_verdict_held" if verdict.held else "frame_verdict_not_held"]

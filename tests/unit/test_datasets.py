@@ -339,3 +339,18 @@ def test_feature_map_bad_names(names: list[str]) -> None:
 def test_feature_map_needs_two_columns() -> None:
     with pytest.raises(ValueError):
         D.feature_map(torch.zeros(4, 3), ["x1"])
+
+
+def test_the_teacher_task_is_fixed_balanced_and_not_linear() -> None:
+    X, y = D.teacher(2_000, seed=0)
+    assert X.shape == (2_000, 10) and y.dtype == torch.int64
+    assert y.sum().item() == 1_000  # the median cut: as many of each class
+    X2, y2 = D.teacher(2_000, seed=0)
+    assert torch.equal(X, X2) and torch.equal(y, y2)
+    X3, _ = D.teacher(2_000, seed=1)
+    assert not torch.equal(X, X3)  # the seed draws other points for the same teacher
+    # The best least-squares line through the labels still misclassifies many points.
+    A = torch.cat((X, torch.ones(len(X), 1)), dim=1).double()
+    w = torch.linalg.lstsq(A, (2 * y - 1).double()[:, None]).solution
+    linear = ((A @ w)[:, 0] > 0).long()
+    assert 0.6 < (linear == y).double().mean().item() < 0.95

@@ -376,3 +376,44 @@ def test_training_on_each_device_matches_the_cpu(device: str) -> None:
     there.run(3)
     assert there.X_train.device.type == torch.device(device).type
     assert there.history.train_loss == pytest.approx(on_cpu.history.train_loss, rel=1e-9)
+
+
+def _study_member(seed: int) -> T.Trainer:
+    return T.Trainer(data("binary"), T.Setup((4,), "tanh", "adam", 0.05, 8, seed=seed))
+
+
+def test_a_study_trains_its_members_one_at_a_time_as_each_would_alone() -> None:
+    study = T.Study(_study_member, [0, 1, 2], member_epochs=4)
+    assert study.run(2, budget_s=0.0) == 0 and study.epoch == 0
+    while study.epoch < 2:
+        study.run(2, budget_s=0.005)  # in slices, as a worker runs it: stops after two members
+    assert study.epoch == 2 and set(study.history.member) == {0, 1}
+    study.run(10)  # a target past the last member ends at the last member
+    assert study.epoch == 3
+    for seed in (0, 1, 2):
+        alone = _study_member(seed)
+        alone.run(4)
+        mine = [loss for m, loss in zip(study.history.member, study.history.train_loss,
+                                        strict=True) if m == seed]  # fmt: skip
+        assert mine == alone.history.train_loss
+    assert study.steps == 3 * alone.steps
+    mirror = T.Study(_study_member, [0, 1, 2], member_epochs=4)
+    mirror.follow(study.report())
+    assert (mirror.epoch, mirror.steps) == (3, study.steps)
+
+
+def test_a_paused_study_keeps_its_finished_members_and_redoes_the_one_it_was_in() -> None:
+    import io
+
+    study = T.Study(_study_member, [0, 1], member_epochs=4)
+    study.run(1)
+    study.run(2, budget_s=0.0005)  # into the second member, not through it
+    assert study.epoch == 1 and 1 in study.history.member
+    buffer = io.BytesIO()
+    torch.save(study, buffer)
+    buffer.seek(0)
+    back = torch.load(buffer, weights_only=False)
+    assert back.epoch == 1 and set(back.history.member) == {0}
+    back.run(2)
+    study.run(2)
+    assert back.history.columns() == study.history.columns()  # the same as never paused
