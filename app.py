@@ -26,6 +26,12 @@ st.navigation(
                 icon="📈",
                 url_path="activations",
             ),
+            st.Page(
+                "pages/losses.py",
+                title=nav["losses"],
+                icon="🎯",
+                url_path="losses",
+            ),
         ],
         nav["training"]: [
             st.Page(

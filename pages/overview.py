@@ -11,6 +11,7 @@ from ui.page import Frame
 PAGES = (
     ("pages/playground.py", "playground", "🧪"),
     ("pages/activations.py", "activations", "📈"),
+    ("pages/losses.py", "losses", "🎯"),
     ("pages/gradient_descent.py", "gradient_descent", "⛰️"),
 )
 

@@ -1,0 +1,520 @@
+"""Loss functions: shapes and gradients, fitted lines, contrastive pairs, CE against MSE."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+import streamlit as st
+import torch
+
+from dlcore import losses, training
+from dlcore.reference import losses as reference_losses
+from dlcore.reference import training as reference_training
+from ui import i18n, upload_view, uploads
+from ui import losses as lab
+from ui.figures import losses as figures
+from ui.page import Frame
+
+VIEWS = ("shapes", "outliers", "contrastive", "classification")
+AXES = ("residual", "margin", "distance")
+# (loss, parameter) -> (URL key, min, max, step, default) of its slider on the shapes view
+PARAMETER_SLIDERS = {
+    ("huber", "delta"): ("delta", 0.1, 3.0, 0.1, 1.0),
+    ("quantile", "q"): ("q", 0.05, 0.95, 0.05, 0.8),
+    ("contrastive", "margin"): ("margin", 0.25, 3.0, 0.25, 1.5),
+}
+SAMPLE = "regression_semicolon_decimal_comma.csv"
+PROBABILITIES = (0.0001, 0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99)
+CONFIDENCES = (0.6, 0.9, 0.99, 0.999, 0.9999)
+CLASS_RATES = (0.1, 0.3, 1.0, 3.0)
+PAIR_RATES = (0.01, 0.02, 0.05, 0.1, 0.2)
+FLOAT32 = np.float32  # what travels to the browser: plenty for a picture; checks use float64
+
+
+def loss_label(frame: Frame, name: str) -> str:
+    return frame.t(f"name_{name}")
+
+
+# --- every loss and its gradient -----------------------------------------------------------------
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def curve(name: str, params: tuple[tuple[str, float], ...], device: str) -> dict[str, Any]:
+    """ℓ, ℓ′ on the loss's grid, its check against autograd and its trait, cached per loss."""
+    p = dict(params)
+    r = lab.grid(losses.CURVE_AXIS[name], device=device)
+    value, grad = losses.curve(name, r, **p)
+    trait = lab.trait(name, p, r.cpu(), grad.cpu())
+    return {
+        "loss": value.cpu().numpy().astype(FLOAT32),
+        "grad": grad.cpu().numpy().astype(FLOAT32),
+        "gap": lab.curve_check(name, p, r),
+        "trait": tuple(trait),
+    }
+
+
+def choose_losses(frame: Frame) -> dict[str, dict[str, float]]:
+    """The losses the learner picked, with their parameters from the sliders."""
+    names = frame.multiselect(
+        "fn", frame.t("functions"), list(losses.NAMES), list(losses.NAMES),
+        help=frame.t("functions_help"),
+    )  # fmt: skip
+    chosen = {}
+    columns = iter(st.columns(3))
+    for name in names:
+        params = {k: float(v) for k, v in losses.DEFAULT_PARAMS[name].items()}
+        for param in params:
+            key, lo, hi, step, default = PARAMETER_SLIDERS[name, param]
+            with next(columns, st.container()):
+                params[param] = frame.slider(
+                    key, frame.t(f"param_{key}"), lo, hi, default, step=step
+                )
+        chosen[name] = params
+    return chosen
+
+
+def point_controls(frame: Frame, axis: str) -> tuple[float, float, float]:
+    """The learner's prediction for one kind of curve: (ŷ, y or label, the curve's x there)."""
+    left, right = st.columns(2)
+    if axis == "residual":
+        with left:
+            pred = frame.slider("pred", frame.t("pred"), -2.0, 2.0, 1.5, step=0.05)
+        with right:
+            target = frame.slider("target", frame.t("target"), -2.0, 2.0, 0.0, step=0.05)
+        return pred, target, pred - target
+    if axis == "margin":
+        with left:
+            pred = frame.slider("score", frame.t("score"), -6.0, 6.0, -2.0, step=0.1)
+        with right:
+            label = frame.segmented("label", frame.t("label"), ["+1", "-1"], "+1")
+        target = 1.0 if label == "+1" else -1.0
+        return pred, target, pred * target
+    with left:
+        d = frame.slider("dist", frame.t("dist"), 0.0, 4.0, 1.0, step=0.05)
+    return d, 0.0, d
+
+
+def readout(frame: Frame, axis: str, chosen: dict, at: tuple[float, float, float]) -> dict:
+    """Each loss's value and gradient at the learner's input, checked against autograd.
+
+    Returns the markers for the charts: name -> ((x, ℓ), (x, ℓ′ along the x-axis)).
+    """
+    pred, target, x = at
+    header = [frame.t(k) for k in ("col_loss", "col_value", "col_grad", "col_autograd")]
+    rows, markers = [], {}
+    for name, params in chosen.items():
+        if name == "contrastive":
+            d = torch.tensor([x], dtype=torch.float64)
+            value, grad = losses.curve(name, d, **params)
+            for row, kind in enumerate(("similar", "dissimilar")):
+                label = f"{loss_label(frame, name)} — {frame.t(kind)}"
+                v, g = float(value[row, 0]), float(grad[row, 0])
+                markers[label] = ((x, v), (x, g))
+                rows.append([label, f"{v:.4g}", f"{g:.4g}", "—"])
+            continue
+        value, grad, theirs = lab.point(name, params, pred, target)
+        frame.check(frame.t("check_point", name=name), float((grad - theirs).abs()), 1e-12)
+        label = loss_label(frame, name)
+        # The chart's x is the margin y·ŷ for the margin losses: its slope is y·∂ℓ/∂ŷ.
+        slope = float(grad) * (target if axis == "margin" else 1.0)
+        markers[label] = ((x, float(value)), (x, slope))
+        rows.append([label, f"{float(value):.4g}", f"{float(grad):.4g}", f"{float(theirs):.4g}"])
+    st.markdown(markdown_table(header, rows))
+    return markers
+
+
+def shapes(frame: Frame) -> None:
+    st.markdown(frame.t("shapes_claim"))
+    chosen = choose_losses(frame)
+    if not chosen:
+        st.info(frame.t("pick_one"))
+        return
+    device = frame.device(lab.GRID_POINTS * len(chosen))
+    frame.ran_on(frame.t("shapes_what"), device)
+    results = {
+        name: curve(name, tuple(params.items()), str(device)) for name, params in chosen.items()
+    }
+    for axis in AXES:
+        group = {n: p for n, p in chosen.items() if losses.CURVE_AXIS[n] == axis}
+        if group:
+            axis_section(frame, axis, group, results)
+    for name, c in results.items():
+        frame.check(frame.t("check_curve", name=name), c["gap"], lab.GRADIENT_TOLERANCE)
+    frame.verdict(
+        "shapes",
+        lab.shapes_verdict(
+            {n: c["gap"] for n, c in results.items()},
+            {n: lab.Trait(*c["trait"]) for n, c in results.items()},
+            lambda n, v: frame.t(f"trait_{n}", value=f"{v:.3g}"),
+        ),
+    )
+    st.caption(frame.t("shapes_caption"))
+    frame.show_code(*(fn for n in chosen for fn in losses.get(n).functions), losses.curve)
+
+
+def axis_section(frame: Frame, axis: str, group: dict, results: dict) -> None:
+    st.markdown(f"##### {frame.t(f'axis_title_{axis}')}")
+    at = point_controls(frame, axis)
+    markers = readout(frame, axis, group, at)
+    x = lab.grid(axis).numpy().astype(FLOAT32)
+    ys, grads = {}, {}
+    for name in group:
+        c = results[name]
+        if name == "contrastive":
+            for row, kind in enumerate(("similar", "dissimilar")):
+                label = f"{loss_label(frame, name)} — {frame.t(kind)}"
+                ys[label], grads[label] = c["loss"][row], c["grad"][row]
+        else:
+            ys[loss_label(frame, name)], grads[loss_label(frame, name)] = c["loss"], c["grad"]
+    x_title = frame.t(f"axis_{axis}")
+    left, right = st.columns(2)
+    left.plotly_chart(
+        figures.curves(
+            x, ys, {k: m[0] for k, m in markers.items()}, at=at[2],
+            title=frame.t("loss_title"), x_title=x_title, y_title="ℓ",
+        ),
+        key=f"chart_loss_{axis}",
+    )  # fmt: skip
+    right.plotly_chart(
+        figures.curves(
+            x, grads, {k: m[1] for k, m in markers.items()}, at=at[2],
+            title=frame.t("grad_title"), x_title=x_title, y_title="ℓ′",
+        ),
+        key=f"chart_grad_{axis}",
+    )  # fmt: skip
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = [header, ["---"] * len(header), *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+# --- outliers: a line fitted by each loss --------------------------------------------------------
+
+
+def fit_everything(
+    x: torch.Tensor, y: torch.Tensor, planted: torch.Tensor | None, delta: float, q: float
+) -> dict[str, Any]:
+    """Every loss's line, the lines without the outliers, the share below the quantile line."""
+    fits = lab.fit_lines(x, y, delta, q)
+    outliers = planted if planted is not None else lab.flagged(x, y, fits.lines["mae"])
+    kept = ~outliers
+    drags = {}
+    if outliers.any() and int(kept.sum()) >= 2:
+        clean = lab.fit_lines(x[kept], y[kept], delta, q, names=("mse", "mae", "huber"))
+        drags = {n: lab.drag(fits.lines[n], clean.lines[n], x) for n in clean.lines}
+    params = {"huber": {"delta": fits.delta}, "quantile": {"q": q}}
+    return {
+        "lines": fits.lines,
+        "spread": fits.residual_spread,
+        "delta": fits.delta,
+        "outliers": outliers.cpu().numpy(),
+        "drags": drags,
+        "share": lab.share_below(x, y, fits.lines["quantile"]),
+        "q": q,
+        "gaps": {
+            n: lab.fit_check(x, y, n, line, **params.get(n, {})) for n, line in fits.lines.items()
+        },
+        "x": x.cpu().numpy(),
+        "y": y.cpu().numpy(),
+    }
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def generated_fit(outliers: int, shift: float, seed: int, delta: float, q: float) -> dict:
+    x, y, planted = lab.line_data(outliers, shift, seed)
+    return fit_everything(x, y, planted, delta, q)
+
+
+def uploaded_fit(key: tuple, x: torch.Tensor, y: torch.Tensor, delta: float, q: float) -> dict:
+    """fit_everything of the learner's own data, kept in their session (never in a shared cache)."""
+    cached = st.session_state.get("_losses_upload_fit")
+    if cached is None or cached[0] != key:
+        cached = (key, fit_everything(x.double(), y.double(), None, delta, q))
+        st.session_state["_losses_upload_fit"] = cached
+    return cached[1]
+
+
+@st.cache_data(max_entries=1, show_spinner=False)
+def sample_table() -> Any:
+    """The shipped sample, parsed once (it is the same file for everyone)."""
+    return uploads.read_csv(uploads.sample_path(SAMPLE).read_bytes(), SAMPLE)
+
+
+def data_columns(frame: Frame) -> tuple[torch.Tensor, torch.Tensor, str, str, tuple] | None:
+    """x and y from the learner's CSV (or the sample); None, with a message, if unusable."""
+    words = i18n.texts("uploads", frame.lang)
+    st.caption(
+        words["upload_hint"].format(
+            limit_mb=uploads.MAX_BYTES / 1e6, max_rows=uploads.MAX_ROWS, max_cols=uploads.MAX_COLS
+        )
+    )
+    left, right = st.columns([3, 1])
+    file = left.file_uploader(frame.t("upload"), type=None, key="losses_upload")
+    right.download_button(
+        frame.t("sample_download", name=SAMPLE), uploads.sample_path(SAMPLE).read_bytes(),
+        file_name=SAMPLE, mime="text/csv", key="losses_sample", on_click="ignore",
+        icon=":material/download:",
+    )  # fmt: skip
+    try:
+        table = sample_table() if file is None else upload_view.table(file, frame.lang)
+        if file is None:
+            st.caption(frame.t("using_sample", name=SAMPLE))
+        else:
+            st.caption(uploads.reading_note(table, frame.lang))
+        numeric = uploads.numeric_columns(table)
+        if len(numeric) < 2:
+            st.error(frame.t("need_two_numeric", count=len(numeric)), icon=":material/error:")
+            return None
+        left, right = st.columns(2)
+        with left:
+            x_col = frame.select("x_col", frame.t("x_col"), numeric, numeric[0])
+        with right:
+            others = [c for c in numeric if c != x_col]
+            y_col = frame.select("y_col", frame.t("y_col"), others, others[-1])
+        prepared = uploads.to_tensors(table, [x_col], y_col, "regression")
+    except uploads.UploadError as err:
+        st.error(uploads.message(err, frame.lang), icon=":material/error:")
+        return None
+    if prepared.dropped_rows:
+        st.caption(words["upload_dropped"].format(count=prepared.dropped_rows))
+    x = prepared.X[:, 0].double()
+    if not float(x.std()) > 0:
+        st.error(frame.t("constant_x", column=literal(x_col)), icon=":material/error:")
+        return None
+    source = "sample" if file is None else file.file_id
+    return x, prepared.y[:, 0].double(), x_col, y_col, (source, x_col, y_col)
+
+
+def literal(name: str) -> str:
+    """A column name for Markdown: cut short, every markup character escaped."""
+    return uploads.escape_markdown(uploads.short(name))
+
+
+def outliers(frame: Frame) -> None:
+    st.markdown(frame.t("outliers_claim"))
+    source = frame.segmented(
+        "data", frame.t("data"), ["generated", "upload"], "generated",
+        format_func=lambda s: frame.t(f"data_{s}"),
+    )  # fmt: skip
+    left, right = st.columns(2)
+    with left:
+        delta = frame.slider("fit_delta", frame.t("fit_delta"), 0.1, 5.0, 1.35, step=0.05)
+    with right:
+        q = frame.slider("fit_q", frame.t("fit_q"), 0.05, 0.95, 0.9, step=0.05)
+    if source == "generated":
+        columns = st.columns(3)
+        with columns[0]:
+            count = frame.slider("outliers", frame.t("outliers"), 0, 20, 6)
+        with columns[1]:
+            shift = frame.slider("shift", frame.t("shift"), -30.0, 30.0, 15.0, step=1.0)
+        with columns[2]:
+            seed = frame.number("seed", frame.t("seed"), 0, 9999, 0)
+        result = generated_fit(count, shift, seed, delta, q)
+        x_title, y_title = "x", "y"
+    else:
+        picked = data_columns(frame)
+        if picked is None:
+            return
+        x, y, x_col, y_col, key = picked
+        result = uploaded_fit((*key, delta, q), x, y, delta, q)
+        x_title, y_title = html.escape(uploads.short(x_col)), html.escape(uploads.short(y_col))
+    frame.ran_on(frame.t("outliers_what"), torch.device("cpu"))
+    draw_fits(frame, result, x_title, y_title)
+    n_out = int(result["outliers"].sum())
+    drags = result["drags"] or dict.fromkeys(("mse", "mae", "huber"), 0.0)
+    frame.verdict("outliers", lab.outliers_verdict(drags, n_out, result["spread"]))
+    frame.verdict("quantile", lab.quantile_verdict(result["share"], q, len(result["x"])))
+    for name, gap in result["gaps"].items():
+        frame.check(frame.t("check_fit", name=name), gap, 1e-9)
+    st.caption(frame.t("outliers_caption"))
+    frame.show_code(losses.fit_line, losses.huber_gradient, losses.quantile_gradient, lab.fit_lines)
+
+
+def draw_fits(frame: Frame, result: dict, x_title: str, y_title: str) -> None:
+    labels = {n: loss_label(frame, n) for n in result["lines"]}
+    labels["huber"] = frame.t("huber_delta_label", delta=f"{result['delta']:.3g}")
+    labels["quantile"] = frame.t("quantile_label", q=f"{result['q']:.2g}")
+    st.plotly_chart(
+        figures.line_fits(
+            result["x"], result["y"], result["outliers"],
+            {labels[n]: line for n, line in result["lines"].items()},
+            title=frame.t("fits_title"), x_title=x_title, y_title=y_title,
+            points_label=frame.t("points"), outliers_label=frame.t("outlier_points"),
+        ),
+        key="chart_fits",
+    )  # fmt: skip
+    header = [frame.t(k) for k in ("col_loss", "col_slope", "col_intercept", "col_drag")]
+    rows = []
+    for name, (slope, intercept) in result["lines"].items():
+        drag = result["drags"].get(name)
+        rows.append([labels[name], f"{slope:.4g}", f"{intercept:.4g}",
+                     "—" if drag is None else f"{drag:.3g}"])  # fmt: skip
+    st.markdown(markdown_table(header, rows))
+    st.metric(frame.t("share_below"), f"{100 * result['share']:.1f}%")
+
+
+# --- contrastive: embedding pairs ----------------------------------------------------------------
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def descent(count: int, seed: int, margin: float, steps: int, lr: float, device: str) -> dict:
+    """The pairs' paths under the contrastive loss, and the end checked against autograd + SGD."""
+    a, b, y = (t.to(device) for t in lab.pairs(count, seed))
+    path_a, path_b = losses.contrastive_descent(a, b, y, margin, steps, lr)
+    ref_a, ref_b = reference_losses.contrastive_descent(a, b, y, margin, steps, lr)
+    gap = float(torch.maximum((path_a[-1] - ref_a).abs().max(), (path_b[-1] - ref_b).abs().max()))
+    return {
+        "a": path_a.cpu().numpy(),
+        "b": path_b.cpu().numpy(),
+        "distances": (path_a - path_b).norm(dim=2).cpu(),
+        "y": y.cpu(),
+        "gap": gap,
+    }
+
+
+def contrastive(frame: Frame) -> None:
+    st.markdown(frame.t("contrastive_claim"))
+    top = st.columns(3)
+    with top[0]:
+        margin = frame.slider("pair_margin", frame.t("pair_margin"), 0.0, 3.0, 1.5, step=0.1)
+    with top[1]:
+        count = frame.slider("pairs", frame.t("pairs"), 1, 8, 4)
+    with top[2]:
+        seed = frame.number("pair_seed", frame.t("seed"), 0, 9999, 0)
+    bottom = st.columns(2)
+    with bottom[0]:
+        steps = frame.slider("steps", frame.t("steps"), 0, 200, 40)
+    with bottom[1]:
+        lr = frame.select_slider("pair_lr", frame.t("lr"), PAIR_RATES, 0.05)
+    device = frame.device(2 * count * steps)
+    frame.ran_on(frame.t("contrastive_what"), device)
+    result = descent(count, seed, margin, steps, lr, str(device))
+    similar = (result["y"] == 1).numpy()
+    left, right = st.columns(2)
+    left.plotly_chart(
+        figures.embeddings(
+            result["a"], result["b"], similar, title=frame.t("embed_title"),
+            similar_label=frame.t("similar"), dissimilar_label=frame.t("dissimilar"),
+            start_label=frame.t("start"), path_label=frame.t("path"),
+        ),
+        key="chart_embeddings",
+    )  # fmt: skip
+    right.plotly_chart(
+        figures.pair_distances(
+            result["distances"].numpy(), similar, margin, title=frame.t("dist_title"),
+            x_title=frame.t("step"), y_title=frame.t("dist"),
+            similar_label=frame.t("similar"), dissimilar_label=frame.t("dissimilar"),
+            margin_label=frame.t("margin_line"),
+        ),
+        key="chart_distances",
+    )  # fmt: skip
+    frame.verdict("contrastive", lab.contrastive_verdict(result["distances"], result["y"], margin))
+    frame.check(frame.t("check_pairs", steps=steps), result["gap"], 1e-9)
+    st.caption(frame.t("contrastive_caption"))
+    frame.show_code(losses.contrastive_descent, losses.contrastive_gradient)
+
+
+# --- cross-entropy against MSE for classification ------------------------------------------------
+
+
+@st.cache_data(max_entries=1, show_spinner=False)
+def gradient_curves() -> dict[str, np.ndarray]:
+    """|∂ℓ/∂z| of cross-entropy and MSE against p(true class), from 1e-4 to 1 - 1e-4."""
+    p = np.logspace(-4, np.log10(1 - 1e-4), 400)
+    columns = [lab.gradient_pair(float(v)) for v in p]
+    return {"p": p, **{n: np.array([c[n] for c in columns]) for n in lab.CLASS_LOSSES}}
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def race(confidence: float, lr: float, epochs: int, seed: int, device: str) -> dict:
+    """Both losses trained from the same wrong start (a Sweep), and one of each by PyTorch."""
+    sweep = lab.race(confidence, lr, epochs, seed, device)
+    h = sweep.history.columns()
+    member = np.array(h["member"])
+    runs = []
+    for i, trainer in enumerate(sweep.members):
+        rows = member == i
+        runs.append(
+            {
+                "loss": trainer.loss_name,
+                "epoch": np.array(h["epoch"])[rows].astype(np.float64),
+                "accuracy": np.array(h["train_accuracy"])[rows],
+                "train_loss": np.array(h["train_loss"])[rows],
+            }
+        )
+    gaps = []
+    for name in lab.CLASS_LOSSES:  # the first seed of each loss, replayed by autograd + optim
+        fresh = lab.racer(name, confidence, lr, seed, device)
+        theirs = reference_training.loss_curve(fresh, epochs)
+        ours = next(r["train_loss"] for r in runs if r["loss"] == name)
+        gaps.append(float(np.abs(np.array(theirs[: len(ours)]) - ours).max()))
+    return {"runs": runs, "gap": max(gaps)}
+
+
+def classification(frame: Frame) -> None:
+    st.markdown(frame.t("classification_claim"))
+    p_true = frame.select_slider("p_true", frame.t("p_true"), PROBABILITIES, 0.01)
+    grads = lab.gradient_pair(p_true)
+    curves = gradient_curves()
+    names = {n: loss_label(frame, n) for n in lab.CLASS_LOSSES}
+    left, right = st.columns([3, 2])
+    left.plotly_chart(
+        figures.gradient_against_confidence(
+            curves["p"], {names[n]: curves[n] for n in lab.CLASS_LOSSES}, p_true,
+            title=frame.t("pull_title"), x_title=frame.t("p_axis"), y_title=frame.t("pull_axis"),
+        ),
+        key="chart_pull",
+    )  # fmt: skip
+    with right:
+        for name in lab.CLASS_LOSSES:
+            st.metric(frame.t("grad_at", name=names[name]), f"{grads[name]:.4g}")
+    frame.verdict("ce_gradient", lab.gradient_verdict(p_true, grads))
+
+    st.markdown(f"##### {frame.t('race_title')}")
+    columns = st.columns(4)
+    with columns[0]:
+        confidence = frame.select_slider("confidence", frame.t("confidence"), CONFIDENCES, 0.999)
+    with columns[1]:
+        lr = frame.select_slider("class_lr", frame.t("lr"), CLASS_RATES, 1.0)
+    with columns[2]:
+        epochs = frame.slider("epochs", frame.t("epochs"), 10, 300, 100, step=10)
+    with columns[3]:
+        seed = frame.number("class_seed", frame.t("seed"), 0, 9999, 0)
+    device = frame.device(lab.CLASS_POINTS * len(lab.CLASS_LOSSES) * lab.SEEDS)
+    frame.ran_on(frame.t("classification_what"), device)
+    result = race(confidence, lr, epochs, seed, str(device))
+    runs = result["runs"]
+    st.plotly_chart(
+        figures.race(
+            [r["epoch"] for r in runs], [r["accuracy"] for r in runs],
+            [names[r["loss"]] for r in runs], goal=lab.GOOD_ACCURACY,
+            title=frame.t("race_chart", seeds=lab.SEEDS), x_title=frame.t("epochs"),
+            y_title=frame.t("accuracy"), goal_label=frame.t("goal", goal=lab.GOOD_ACCURACY),
+        ),
+        key="chart_race",
+    )  # fmt: skip
+    reached = {
+        n: [lab.epochs_to(r["accuracy"]) for r in runs if r["loss"] == n] for n in lab.CLASS_LOSSES
+    }
+    frame.verdict("ce_training", lab.training_verdict(reached, epochs))
+    frame.check(frame.t("check_race", epochs=epochs), result["gap"], 1e-9)
+    st.caption(frame.t("classification_caption"))
+    frame.show_code(
+        losses.brier_gradient, losses.bce_with_logits_gradient, lab.wrong_start, training.Sweep
+    )
+
+
+def main() -> None:
+    frame = Frame("losses")
+    view = frame.segmented(
+        "view", frame.t("view"), VIEWS, "shapes", format_func=lambda v: frame.t(f"view_{v}")
+    )
+    {"shapes": shapes, "outliers": outliers, "contrastive": contrastive,
+     "classification": classification}[view](frame)  # fmt: skip
+    frame.finish()
+
+
+main()
