@@ -64,6 +64,7 @@ class DepthGradients(NamedTuple):
 
     norms: Tensor  # (L,) $\lVert\nabla W_l\rVert$ of each layer, clipped when clip > 0
     raw_norms: Tensor  # (L,) the same before clipping
+    errors: Tensor  # (L,) $\lVert\delta_l\rVert$, the error $\partial L/\partial z_l$ at each layer
     factors: Tensor  # (L-1,) $\lVert\delta_l\rVert / \lVert\delta_{l+1}\rVert$ of each hidden layer
     predicted: Tensor  # (L-1,) weight gain times rms $f'(z_l)$: the factor the chain rule predicts
 
@@ -116,4 +117,4 @@ def depth_gradients(
     rms = torch.stack(
         [net.activation.derivative(z).pow(2).mean().sqrt() for z in trace.preactivations]
     )  # (L-1,)
-    return DepthGradients(norms, raw, sizes[:-1] / sizes[1:], gains * rms)
+    return DepthGradients(norms, raw, sizes, sizes[:-1] / sizes[1:], gains * rms)

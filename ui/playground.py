@@ -146,17 +146,22 @@ def grid(problem: Problem, points: int) -> tuple[np.ndarray, np.ndarray, Tensor]
 
 
 def pytorch_replay(problem: Problem, setup: training.Setup, epochs: int) -> dict:
+    """`replay` of the playground's data set."""
+    return replay(problem.data, setup, epochs)
+
+
+def replay(data: training.Data, setup: training.Setup, epochs: int) -> dict:
     """Our trainer and nn.Linear + autograd + torch.optim, from one start, in float64.
 
     Float64 so that the difference shows the method, not float32 rounding amplified by many
     steps. The replay stops at CHECK_STEPS optimizer steps, whole epochs only.
     """
-    n = problem.data.X_train.shape[0]
+    n = data.X_train.shape[0]
     per_epoch = math.ceil(n / setup.batch_size)
     epochs = min(epochs, CHECK_EPOCHS, CHECK_STEPS // per_epoch)
     if epochs < 1:
         return {"epochs": 0}
-    ours = training.Trainer(problem.data, setup, dtype=torch.float64)
+    ours = training.Trainer(data, setup, dtype=torch.float64)
     theirs = reference_training.loss_curve(ours, epochs)
     ours.run(epochs)
     a, b = np.array(ours.history.train_loss), np.array(theirs)
