@@ -41,5 +41,13 @@ st.navigation(
                 url_path="gradient_descent",
             ),
         ],
+        nav["architectures"]: [
+            st.Page(
+                "pages/cnn.py",
+                title=nav["cnn"],
+                icon="🖼️",
+                url_path="cnn",
+            ),
+        ],
     }
 ).run()

@@ -877,7 +877,7 @@ def sweep_view(frame: Frame) -> None:
     with left:
         seeds = frame.slider("seeds", frame.t("seeds"), 2, 5, 3)
     with right:
-        epochs = frame.select_slider("sweep_epochs", frame.t("epochs"), SWEEP_EPOCHS, 6)
+        epochs = frame.select_slider("sweep_epochs", frame.t("epochs"), SWEEP_EPOCHS, 10)
     st.caption(frame.t("sweep_setup", lr=SWEEP_SETUP.lr, batch=SWEEP_SETUP.batch_size))
     rows = cnn.digits(0).X_train.shape[0]
     workload = cnn.Arch().workload(rows) * seeds * len(cnn.POOL_CHOICES)

@@ -13,6 +13,7 @@ PAGES = (
     ("pages/activations.py", "activations", "📈"),
     ("pages/losses.py", "losses", "🎯"),
     ("pages/gradient_descent.py", "gradient_descent", "⛰️"),
+    ("pages/cnn.py", "cnn", "🖼️"),
 )
 
 

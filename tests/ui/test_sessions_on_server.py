@@ -97,11 +97,12 @@ def test_a_class_opening_every_page_at_once_sees_no_error():
     Seen before the fixes: "partially initialized module 'pandas'" inside Plotly, and CPython
     3.11's "AST constructor recursion depth mismatch" from concurrent inspect.getsource.
     """
-    pages = ["", "playground", "activations", "gradient_descent"]
+    pages = ["", "playground", "activations", "gradient_descent", "cnn"]
 
     async def learner(url: str, i: int) -> list[str]:
         async with StreamlitClient(url) as tab:
-            return [e for k in range(4) for e in (await tab.run(pages[(i + k) % 4])).exceptions]
+            n = len(pages)
+            return [e for k in range(n) for e in (await tab.run(pages[(i + k) % n])).exceptions]
 
     async def class_(url: str) -> list[str]:
         found = await asyncio.gather(*(learner(url, i) for i in range(16)))
