@@ -324,8 +324,7 @@ def outliers(frame: Frame) -> None:
     frame.ran_on(frame.t("outliers_what"), torch.device("cpu"))
     draw_fits(frame, result, x_title, y_title)
     n_out = int(result["outliers"].sum())
-    drags = result["drags"] or dict.fromkeys(("mse", "mae", "huber"), 0.0)
-    frame.verdict("outliers", lab.outliers_verdict(drags, n_out, result["spread"]))
+    frame.verdict("outliers", lab.outliers_verdict(result["drags"], n_out, result["spread"]))
     frame.verdict("quantile", lab.quantile_verdict(result["share"], q, len(result["x"])))
     for name, gap in result["gaps"].items():
         frame.check(frame.t("check_fit", name=name), gap, 1e-9)

@@ -219,21 +219,15 @@ def outliers_verdict(
 ) -> Verdict:
     """MSE's line is dragged by the outliers at least DRAG_RATIO times as far as MAE's and
     Huber's (each line fitted with and without the outliers; drags in y's units)."""
-    values = {
-        "outliers": n_outliers,
-        "mse": drags["mse"],
-        "mae": drags["mae"],
-        "huber": drags["huber"],
-        "ratio": DRAG_RATIO,
-        "spread": residual_spread,
-    }
+    moved = {name: drags.get(name, 0.0) for name in ("mse", *ROBUST)}  # {} with no outliers
+    values = {"outliers": n_outliers, **moved, "ratio": DRAG_RATIO, "spread": residual_spread}
     if n_outliers == 0:
         return Verdict.unmet("no_outliers", **values)
-    robust = max(drags[name] for name in ROBUST)
-    # An MSE line moved less than a typical residual has not been dragged anywhere visible.
-    if drags["mse"] < residual_spread:
+    robust = max(moved[name] for name in ROBUST)
+    # An MSE line moved less than half a typical residual has not been dragged visibly.
+    if moved["mse"] < 0.5 * residual_spread:
         return Verdict.judge(False, "small", **values)
-    return Verdict.judge(drags["mse"] >= DRAG_RATIO * robust, "robust_moved", **values)
+    return Verdict.judge(moved["mse"] >= DRAG_RATIO * robust, "robust_moved", **values)
 
 
 def share_below(x: Tensor, y: Tensor, line: tuple[float, float]) -> float:
@@ -352,8 +346,8 @@ def class_data(seed: int) -> training.Data:
 def wrong_start(data: training.Data, confidence: float, device: Any = None) -> mlp.MLP:
     """A logistic regression that classifies the training set back to front, confidently.
 
-    Its weights point from class 1's mean to class 0's; they are scaled so that the median
-    training point gets probability `confidence` for the wrong class.
+    Its weights point from class 1's mean to class 0's, scaled so that the median |logit| over
+    the training set is the logit of `confidence`: a typical point is that sure of a wrong class.
     """
     X, y = data.X_train, data.y_train
     w = X[y == 0].mean(dim=0) - X[y == 1].mean(dim=0)  # (F,) towards class 0: wrong
