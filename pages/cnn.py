@@ -188,8 +188,8 @@ def filters_view(frame: Frame, x: torch.Tensor) -> None:
             frame.t("filters"),
             list(cnn.FILTER_NAMES),
             DEFAULT_FILTERS,
-            format_func=_filter_label(frame),
-        )
+            help=frame.t("filters_help"),
+        )  # the kernels' own names: a multiselect writes what it shows into the link
         custom = custom_kernel(frame) if cnn.CUSTOM in names else []
         stride = frame.slider("stride", frame.t("stride"), 1, 4, 1)
         padding = frame.slider("padding", frame.t("padding"), 0, 3, 1)
