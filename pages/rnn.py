@@ -291,13 +291,12 @@ def cell_controls(frame: Frame, steps: int) -> tuple[str, int]:
     kind = frame.segmented(
         "cell", frame.t("cell"), R.KINDS, "rnn", format_func=lambda k: frame.t(f"cell_{k}")
     )
-    slider, back, forward = st.columns([6, 1, 1], vertical_alignment="bottom")
+    t = frame.slider("t", frame.t("time_step"), 1, steps, 1)
+    back, forward, _ = st.columns([1, 1, 4])
     back.button(frame.t("step_back"), key="step_back", icon=":material/chevron_left:",
-                on_click=_move, args=(-1, steps))  # fmt: skip
+                on_click=_move, args=(-1, steps), width="stretch")  # fmt: skip
     forward.button(frame.t("step_next"), key="step_next", icon=":material/chevron_right:",
-                   on_click=_move, args=(1, steps))  # fmt: skip
-    with slider:
-        t = frame.slider("t", frame.t("time_step"), 1, steps, 1)
+                   on_click=_move, args=(1, steps), width="stretch")  # fmt: skip
     return kind, int(t)
 
 
@@ -314,7 +313,9 @@ def _input_text(frame: Frame, prep: R.NextStep, t: int) -> str:
     if series.is_text:
         return frame.t("cell_input_char", t=t, char=repr(series.text(t - 1, t)))
     raw = series.values[t - 1]
-    return frame.t("cell_input", t=t, value=f"{prep.encoded[t - 1, 0].item():.3f}", raw=f"{raw:g}")
+    return frame.t(
+        "cell_input", t=t, value=f"{prep.encoded[t - 1, 0].item():.3f}", raw=f"{raw:.4g}"
+    )
 
 
 def cell_view(frame: Frame, prep: R.NextStep, run: LiveRun, kind: str, t: int) -> None:
@@ -334,13 +335,18 @@ def cell_view(frame: Frame, prep: R.NextStep, run: LiveRun, kind: str, t: int) -
         st.plotly_chart(
             figures.series(
                 series.steps[:steps], series.values[:steps], frame.t("cell_series_title"),
-                frame.t("step_axis"), series.name, frame.t("truth"), marker=series.steps[t - 1],
+                _axis(frame, series), series.name, frame.t("truth"), marker=series.steps[t - 1],
+                height=300,
             ),
             key="chart_cell_series",
         )  # fmt: skip
     else:
         st.code(_marked_text(prep.series, steps, t), language=None)
     frame.show_code({"rnn": N.rnn, "lstm": N.lstm, "gru": N.gru}[kind])
+
+
+def _axis(frame: Frame, series: R.Series) -> str:
+    return frame.t(f"axis_{series.axis}")
 
 
 def _marked_text(series: R.Series, steps: int, t: int) -> str:
@@ -416,7 +422,7 @@ def predict_view(frame: Frame, prep: R.NextStep, run: LiveRun, horizon: int) -> 
             free[k] = (frame.t("forecast", cell=cell), future, ahead[k])
         st.plotly_chart(
             figures.series(
-                series.steps, series.values, frame.t("series_title"), frame.t("step_axis"),
+                series.steps, series.values, frame.t("series_title"), _axis(frame, series),
                 series.name, frame.t("truth"), predictions, free,
                 split=series.steps[prep.split],
             ),

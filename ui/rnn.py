@@ -15,7 +15,7 @@ import json
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -56,6 +56,7 @@ class Series:
     values: np.ndarray  # (L,) float64 values, or for text the characters' indices in vocab
     steps: np.ndarray  # (L,) what the x axis shows: step numbers, years or dates
     name: str  # the quantity, for the axis
+    axis: str = "step"  # what the steps are: "step", "year" or "date"
     vocab: tuple[str, ...] = ()  # text: the distinct characters, sorted; numbers: ()
     notes: tuple[tuple[str, int], ...] = ()  # (message key, count): what was cleaned, reported
 
@@ -135,7 +136,7 @@ def sample() -> Series:
     """Yearly mean sunspot numbers 1700-2008 (NOAA NGDC, public domain; see ui/data/README.md)."""
     table = _sample_table()
     series = _numbers(table["SUNACTIVITY"].to_numpy(np.float64), "sunspots")
-    return Series(series.values, table["YEAR"].to_numpy(), series.name)
+    return Series(series.values, table["YEAR"].to_numpy(), series.name, axis="year")
 
 
 def date_columns(table: pd.DataFrame) -> list[str]:
@@ -185,7 +186,9 @@ def column(table: pd.DataFrame, name: str, dates: str | None = None) -> Series:
     if interpolated:
         notes.append(("note_interpolated", interpolated))
     series = _numbers(values, str(name), tuple(notes))
-    return Series(series.values, steps[len(steps) - len(series) :], series.name, notes=series.notes)
+    axis = "date" if dates is not None else "step"
+    steps = steps[len(steps) - len(series) :]
+    return Series(series.values, steps, series.name, axis=axis, notes=series.notes)
 
 
 def _regular(values: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -407,46 +410,51 @@ def _vector(values: np.ndarray, units: int) -> str:
     return r"\left[\," + r",\ ".join(shown) + r"\,\right]"
 
 
+def _gate_line(gate: str, fn: str, v: Callable[[str], str]) -> str:
+    r"""$g_t = \sigma(W_{ig} x_t + b_{ig} + W_{hg} h_{t-1} + b_{hg})$ over its numbers, 2 lines."""
+    return (
+        rf"{gate}_t &= {fn}(\underbrace{{W_{{i{gate}}} x_t + b_{{i{gate}}}}}_{{{v('x_' + gate)}}}"
+        rf" + \underbrace{{W_{{h{gate}}} h_{{t-1}} + b_{{h{gate}}}}}_{{{v('h_' + gate)}}})"
+        rf" \\ &= {v(gate)}"
+    )
+
+
 def equations(kind: str, n: dict[str, np.ndarray], units: int) -> list[str]:
-    """The cell's equations at one step in LaTeX, each with its current numbers filled in."""
+    """The cell's equations at one step in LaTeX (aligned blocks), with the step's numbers."""
 
     def v(name: str) -> str:
         return _vector(n[name], units)
 
+    def aligned(*lines: str) -> str:
+        return r"\begin{aligned}" + r" \\[4pt] ".join(lines) + r"\end{aligned}"
+
     if kind == "rnn":
-        return [
-            r"h_t = \tanh(\underbrace{W_{ih} x_t + b_{ih}}_{" + v("x_a") + r"}"
-            r" + \underbrace{W_{hh} h_{t-1} + b_{hh}}_{" + v("h_a") + r"}) = " + v("h")
-        ]
+        h = (
+            r"h_t &= \tanh(\underbrace{W_{ih} x_t + b_{ih}}_{" + v("x_a") + r"}"
+            r" + \underbrace{W_{hh} h_{t-1} + b_{hh}}_{" + v("h_a") + r"}) \\ &= " + v("h")
+        )  # fmt: skip
+        return [aligned(h)]
     if kind == "lstm":
-        lines = []
-        for gate, fn in (("i", r"\sigma"), ("f", r"\sigma"), ("g", r"\tanh"), ("o", r"\sigma")):
-            lines.append(
-                f"{gate}_t = {fn}(" + r"\underbrace{W_{i" + gate + r"} x_t + b_{i" + gate + r"}}_{"
-                + v(f"x_{gate}") + r"} + \underbrace{W_{h" + gate + r"} h_{t-1} + b_{h" + gate
-                + r"}}_{" + v(f"h_{gate}") + "}) = " + v(gate)
-            )  # fmt: skip
-        lines.append(
-            r"c_t = f_t \odot c_{t-1} + i_t \odot g_t = " + v("f") + r"\odot" + v("c_prev")
-            + " + " + v("i") + r"\odot" + v("g") + " = " + v("c")
+        gates = [
+            _gate_line(g, fn, v)
+            for g, fn in zip("ifgo", (r"\sigma", r"\sigma", r"\tanh", r"\sigma"), strict=True)
+        ]
+        c = (
+            r"c_t &= f_t \odot c_{t-1} + i_t \odot g_t \\ &= " + v("f") + r" \odot " + v("c_prev")
+            + r" \\ &\quad + " + v("i") + r" \odot " + v("g") + r" \\ &= " + v("c")
         )  # fmt: skip
-        lines.append(
-            r"h_t = o_t \odot \tanh(c_t) = " + v("o") + r"\odot\tanh" + v("c") + " = " + v("h")
-        )
-        return lines
-    lines = []
-    for gate in ("r", "z"):
-        lines.append(
-            f"{gate}_t = " + r"\sigma(\underbrace{W_{i" + gate + r"} x_t + b_{i" + gate + r"}}_{"
-            + v(f"x_{gate}") + r"} + \underbrace{W_{h" + gate + r"} h_{t-1} + b_{h" + gate
-            + r"}}_{" + v(f"h_{gate}") + "}) = " + v(gate)
+        h = (
+            r"h_t &= o_t \odot \tanh(c_t) \\ &= " + v("o") + r" \odot \tanh" + v("c")
+            + r" \\ &= " + v("h")
         )  # fmt: skip
-    lines.append(
-        r"n_t = \tanh(\underbrace{W_{in} x_t + b_{in}}_{" + v("x_n") + r"} + r_t \odot"
-        r" \underbrace{(W_{hn} h_{t-1} + b_{hn})}_{" + v("h_n") + "}) = " + v("n")
+        return [aligned(*gates[:2]), aligned(*gates[2:]), aligned(c, h)]
+    gates = [_gate_line(g, r"\sigma", v) for g in "rz"]
+    n_line = (
+        r"n_t &= \tanh(\underbrace{W_{in} x_t + b_{in}}_{" + v("x_n") + r"} + r_t \odot"
+        r" \underbrace{(W_{hn} h_{t-1} + b_{hn})}_{" + v("h_n") + r"}) \\ &= " + v("n")
     )  # fmt: skip
-    lines.append(r"h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1} = " + v("h"))
-    return lines
+    h = r"h_t &= (1 - z_t) \odot n_t + z_t \odot h_{t-1} \\ &= " + v("h")
+    return [aligned(*gates), aligned(n_line, h)]
 
 
 DEPENDENCE = 1e-4  # |Δh_t| per unit nudge below this: h_t does not depend on that input

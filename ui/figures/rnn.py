@@ -32,6 +32,14 @@ def _vline(x: Any, dash: str = "dot", hue: str = GREY) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _column_box(x: Any) -> dict[str, Any]:
+    """An outline around the heatmap's column at x (the step being looked at), drawn on top."""
+    return {
+        "type": "rect", "xref": "x", "x0": x - 0.5, "x1": x + 0.5, "yref": "paper", "y0": 0,
+        "y1": 1, "line": {"color": PALETTE[1], "width": 2.5}, "layer": "above",
+    }  # fmt: skip
+
+
 def series(
     steps: np.ndarray,
     values: np.ndarray,
@@ -43,6 +51,7 @@ def series(
     forecasts: Mapping[str, tuple[str, np.ndarray, np.ndarray]] | None = None,
     split: Any = None,
     marker: Any = None,
+    height: int = 460,
 ) -> go.Figure:
     """The series, each cell's one-step predictions (solid) and free-running forecast (dashed).
 
@@ -66,7 +75,9 @@ def series(
     shapes = [_vline(split)] if split is not None else []
     if marker is not None:
         shapes.append(_vline(marker, "solid", PALETTE[1]))
-    return figure(traces, title, x_title, y_title, shapes=shapes, hovermode="x unified")
+    return figure(
+        traces, title, x_title, y_title, shapes=shapes, hovermode="x unified", height=height
+    )
 
 
 def loss_curves(
@@ -122,7 +133,7 @@ def gate_map(
         "colorscale": GATE_SCALE, "colorbar": {"tickvals": [-1, 0, 1], "thickness": 12},
         "hovertemplate": "%{x} · unit %{customdata}: %{z:.3f}<extra></extra>",
     }  # fmt: skip
-    shapes = [_vline(marker, "solid", PALETTE[1])] if marker is not None else []
+    shapes = [_column_box(marker)] if marker is not None else []
     yaxis = {
         "tickvals": ticks, "ticktext": labels, "autorange": "reversed", "showgrid": False,
         "zeroline": False,
