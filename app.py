@@ -35,6 +35,12 @@ st.navigation(
         ],
         nav["training"]: [
             st.Page(
+                "pages/backprop.py",
+                title=nav["backprop"],
+                icon="🔗",
+                url_path="backprop",
+            ),
+            st.Page(
                 "pages/gradient_descent.py",
                 title=nav["gradient_descent"],
                 icon="⛰️",

@@ -12,6 +12,7 @@ PAGES = (
     ("pages/playground.py", "playground", "🧪"),
     ("pages/activations.py", "activations", "📈"),
     ("pages/losses.py", "losses", "🎯"),
+    ("pages/backprop.py", "backprop", "🔗"),
     ("pages/gradient_descent.py", "gradient_descent", "⛰️"),
     ("pages/cnn.py", "cnn", "🖼️"),
 )

@@ -16,7 +16,7 @@ def test_overview_is_home_and_links_to_activations(app):
     nav = app.page.get_by_test_id("stSidebarNav")
     expect(nav.get_by_role("link")).to_contain_text(
         ["Overview", "Neurons & playground", "Activation functions", "Loss functions",
-         "Gradient descent", "CNN: filters & pooling"]
+         "Backpropagation & gradients", "Gradient descent", "CNN: filters & pooling"]
     )
 
     app.main.get_by_role("link", name="Activation functions").click()
@@ -35,6 +35,7 @@ def test_first_visit_by_shared_link_shows_the_app_menu(first_visit):
         "Neurons & playground",
         "Activation functions",
         "Loss functions",
+        "Backpropagation & gradients",
         "Gradient descent",
         "CNN: filters & pooling",
     ]
@@ -44,7 +45,8 @@ def test_pages_load_nothing_from_outside_the_server(app, base_url):
     local = (base_url + "/", "data:", "blob:")
     outside = []
     app.page.on("request", lambda r: r.url.startswith(local) or outside.append(r.url))
-    for path in ("/", "/playground", "/activations", "/losses", "/gradient_descent", "/cnn"):
+    for path in ("/", "/playground", "/activations", "/losses", "/backprop", "/gradient_descent",
+                 "/cnn"):  # fmt: skip
         app.open(path)
         app.drawn()
         icons = app.page.locator("link[rel~='icon']").evaluate_all("(ls) => ls.map((l) => l.href)")
