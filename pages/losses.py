@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,8 @@ CONFIDENCES = (0.6, 0.9, 0.99, 0.999, 0.9999)
 CLASS_RATES = (0.1, 0.3, 1.0, 3.0)
 PAIR_RATES = (0.01, 0.02, 0.05, 0.1, 0.2)
 FLOAT32 = np.float32  # what travels to the browser: plenty for a picture; checks use float64
+# The losses of one kind of curve with their parameters, hashable for the caches.
+Group = tuple[tuple[str, tuple[tuple[str, float], ...]], ...]
 
 
 def loss_label(frame: Frame, name: str) -> str:
@@ -96,33 +99,69 @@ def point_controls(frame: Frame, axis: str) -> tuple[float, float, float]:
     return d, 0.0, d
 
 
-def readout(frame: Frame, axis: str, chosen: dict, at: tuple[float, float, float]) -> dict:
+def readout(
+    words: Mapping[str, str], axis: str, group: Group, at: tuple[float, float, float]
+) -> tuple[list[list[str]], dict, list[tuple[str, float]]]:
     """Each loss's value and gradient at the learner's input, checked against autograd.
 
-    Returns the markers for the charts: name -> ((x, ℓ), (x, ℓ′ along the x-axis)).
+    Returns the table's rows, the charts' markers (label -> ((x, ℓ), (x, ℓ′ along the x-axis)))
+    and the checks (what, |ours - autograd's|).
     """
     pred, target, x = at
-    header = [frame.t(k) for k in ("col_loss", "col_value", "col_grad", "col_autograd")]
-    rows, markers = [], {}
-    for name, params in chosen.items():
+    rows, markers, checks = [], {}, []
+    for name, params in group:
+        p = dict(params)
         if name == "contrastive":
             d = torch.tensor([x], dtype=torch.float64)
-            value, grad = losses.curve(name, d, **params)
+            value, grad = losses.curve(name, d, **p)
             for row, kind in enumerate(("similar", "dissimilar")):
-                label = f"{loss_label(frame, name)} — {frame.t(kind)}"
+                label = f"{words[f'name_{name}']} — {words[kind]}"
                 v, g = float(value[row, 0]), float(grad[row, 0])
                 markers[label] = ((x, v), (x, g))
                 rows.append([label, f"{v:.4g}", f"{g:.4g}", "—"])
             continue
-        value, grad, theirs = lab.point(name, params, pred, target)
-        frame.check(frame.t("check_point", name=name), float((grad - theirs).abs()), 1e-12)
-        label = loss_label(frame, name)
+        value, grad, theirs = lab.point(name, p, pred, target)
+        checks.append((words["check_point"].format(name=name), float((grad - theirs).abs())))
+        label = words[f"name_{name}"]
         # The chart's x is the margin y·ŷ for the margin losses: its slope is y·∂ℓ/∂ŷ.
         slope = float(grad) * (target if axis == "margin" else 1.0)
         markers[label] = ((x, float(value)), (x, slope))
         rows.append([label, f"{float(value):.4g}", f"{float(grad):.4g}", f"{float(theirs):.4g}"])
-    st.markdown(markdown_table(header, rows))
-    return markers
+    return rows, markers, checks
+
+
+@st.cache_resource(max_entries=512, show_spinner=False)
+def axis_view(
+    axis: str, group: Group, at: tuple[float, float, float], lang: str, device: str
+) -> dict[str, Any]:
+    """One kind of curve's table and two charts, kept as built (shared, never modified): a
+    rerun that moves another group's input sends these again without rebuilding them."""
+    words = i18n.texts("losses", lang)
+    rows, markers, checks = readout(words, axis, group, at)
+    x = lab.grid(axis).numpy().astype(FLOAT32)
+    ys, grads = {}, {}
+    for name, params in group:
+        c = curve(name, params, device)
+        if name == "contrastive":
+            for row, kind in enumerate(("similar", "dissimilar")):
+                label = f"{words[f'name_{name}']} — {words[kind]}"
+                ys[label], grads[label] = c["loss"][row], c["grad"][row]
+        else:
+            ys[words[f"name_{name}"]], grads[words[f"name_{name}"]] = c["loss"], c["grad"]
+    x_title = words[f"axis_{axis}"]
+    header = [words[k] for k in ("col_loss", "col_value", "col_grad", "col_autograd")]
+    return {
+        "table": markdown_table(header, rows),
+        "checks": checks,
+        "loss": figures.curves(
+            x, ys, {k: m[0] for k, m in markers.items()}, at=at[2],
+            title=words["loss_title"], x_title=x_title, y_title="ℓ",
+        ),
+        "grad": figures.curves(
+            x, grads, {k: m[1] for k, m in markers.items()}, at=at[2],
+            title=words["grad_title"], x_title=x_title, y_title="ℓ′",
+        ),
+    }  # fmt: skip
 
 
 def shapes(frame: Frame) -> None:
@@ -131,15 +170,17 @@ def shapes(frame: Frame) -> None:
     if not chosen:
         st.info(frame.t("pick_one"))
         return
-    device = frame.device(lab.GRID_POINTS * len(chosen))
+    device = frame.device(sum(lab.grid_points(losses.CURVE_AXIS[n]) for n in chosen))
     frame.ran_on(frame.t("shapes_what"), device)
     results = {
         name: curve(name, tuple(params.items()), str(device)) for name, params in chosen.items()
     }
     for axis in AXES:
-        group = {n: p for n, p in chosen.items() if losses.CURVE_AXIS[n] == axis}
+        group = tuple(
+            (n, tuple(p.items())) for n, p in chosen.items() if losses.CURVE_AXIS[n] == axis
+        )
         if group:
-            axis_section(frame, axis, group, results)
+            axis_section(frame, axis, group, str(device))
     for name, c in results.items():
         frame.check(frame.t("check_curve", name=name), c["gap"], lab.GRADIENT_TOLERANCE)
     frame.verdict(
@@ -154,36 +195,16 @@ def shapes(frame: Frame) -> None:
     frame.show_code(*(fn for n in chosen for fn in losses.get(n).functions), losses.curve)
 
 
-def axis_section(frame: Frame, axis: str, group: dict, results: dict) -> None:
+def axis_section(frame: Frame, axis: str, group: Group, device: str) -> None:
     st.markdown(f"##### {frame.t(f'axis_title_{axis}')}")
     at = point_controls(frame, axis)
-    markers = readout(frame, axis, group, at)
-    x = lab.grid(axis).numpy().astype(FLOAT32)
-    ys, grads = {}, {}
-    for name in group:
-        c = results[name]
-        if name == "contrastive":
-            for row, kind in enumerate(("similar", "dissimilar")):
-                label = f"{loss_label(frame, name)} — {frame.t(kind)}"
-                ys[label], grads[label] = c["loss"][row], c["grad"][row]
-        else:
-            ys[loss_label(frame, name)], grads[loss_label(frame, name)] = c["loss"], c["grad"]
-    x_title = frame.t(f"axis_{axis}")
+    view = axis_view(axis, group, at, frame.lang, device)
+    st.markdown(view["table"])
+    for what, diff in view["checks"]:
+        frame.check(what, diff, 1e-12)
     left, right = st.columns(2)
-    left.plotly_chart(
-        figures.curves(
-            x, ys, {k: m[0] for k, m in markers.items()}, at=at[2],
-            title=frame.t("loss_title"), x_title=x_title, y_title="ℓ",
-        ),
-        key=f"chart_loss_{axis}",
-    )  # fmt: skip
-    right.plotly_chart(
-        figures.curves(
-            x, grads, {k: m[1] for k, m in markers.items()}, at=at[2],
-            title=frame.t("grad_title"), x_title=x_title, y_title="ℓ′",
-        ),
-        key=f"chart_grad_{axis}",
-    )  # fmt: skip
+    left.plotly_chart(view["loss"], key=f"chart_loss_{axis}")
+    right.plotly_chart(view["grad"], key=f"chart_grad_{axis}")
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:

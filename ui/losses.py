@@ -25,7 +25,9 @@ AXIS_RANGE: dict[str, tuple[float, float]] = {
     "margin": (-6.0, 6.0),
     "distance": (0.0, 4.0),
 }
-GRID_POINTS = 801
+# One point every 0.025: every kink (0, ±delta, hinge's 1, the margins' multiples of 0.25) is a
+# grid point, and each rerun sends a few thousand numbers to the browser, not tens of thousands.
+GRID_STEP = 0.025
 GRADIENT_TOLERANCE = 1e-9  # float64 on both sides: only rounding may differ
 SAME = 1e-12  # a gradient value computed exactly (sign, clamp, 0): equal up to an ulp
 
@@ -39,7 +41,12 @@ class Trait(NamedTuple):
 
 def grid(axis: str, dtype: torch.dtype = torch.float64, device: Any = None) -> Tensor:
     lo, hi = AXIS_RANGE[axis]
-    return torch.linspace(lo, hi, GRID_POINTS, dtype=dtype, device=device)
+    return torch.linspace(lo, hi, grid_points(axis), dtype=dtype, device=device)
+
+
+def grid_points(axis: str) -> int:
+    lo, hi = AXIS_RANGE[axis]
+    return round((hi - lo) / GRID_STEP) + 1
 
 
 def curve_check(name: str, params: Mapping[str, float], r: Tensor) -> float:

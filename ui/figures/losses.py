@@ -38,6 +38,7 @@ def curves(
 ) -> go.Figure:
     """One line per loss (or per pair kind) over x; a marker where the learner's input sits."""
     traces: list[dict[str, Any]] = []
+    marked = [(name, i) for i, name in enumerate(ys) if name in points]
     for i, (name, y) in enumerate(ys.items()):
         traces.append(
             {
@@ -49,23 +50,24 @@ def curves(
                 "line": {"color": color(i), "width": 3},
             }
         )
-        if name in points:
-            px, py = points[name]
-            traces.append(
-                {
-                    "type": "scatter",
-                    "x": [px],
-                    "y": [py],
-                    "mode": "markers",
-                    "showlegend": False,
-                    "marker": {
-                        "color": color(i),
-                        "size": 12,
-                        "line": {"color": "white", "width": 1},
-                    },
-                    "hovertemplate": f"{name}: %{{y:.4g}}<extra></extra>",
-                }
-            )
+    if marked:
+        # All markers as one trace: each trace costs Plotly a validation on every rerun.
+        traces.append(
+            {
+                "type": "scatter",
+                "x": np.array([points[name][0] for name, _ in marked]),
+                "y": np.array([points[name][1] for name, _ in marked]),
+                "text": [name for name, _ in marked],
+                "mode": "markers",
+                "showlegend": False,
+                "marker": {
+                    "color": [color(i) for _, i in marked],
+                    "size": 12,
+                    "line": {"color": "white", "width": 1},
+                },
+                "hovertemplate": "%{text}: %{y:.4g}<extra></extra>",
+            }
+        )
     return figure(traces, title, x_title, y_title, shapes=[hline(0), _vline(at)])
 
 
