@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 import torch
 
@@ -123,7 +124,7 @@ def uploaded_series(frame: Frame) -> tuple[R.Series, tuple] | None:
         st.info(frame.t("upload_waiting"))
         return None
     try:
-        table = upload_view.table(file, frame.lang)
+        table = _read(file, frame.lang)
         st.caption(uploads.reading_note(table, frame.lang))
         numeric = uploads.numeric_columns(table)
         if not numeric:
@@ -146,6 +147,20 @@ def uploaded_series(frame: Frame) -> tuple[R.Series, tuple] | None:
         st.caption(frame.t(key, count=count))
     st.caption(frame.t("upload_summary", count=len(series), column=uploads.short(name)))
     return series, ("upload", file.file_id, table.shape, name, dates)
+
+
+def _read(file: Any, lang: str) -> pd.DataFrame:
+    """The uploaded table; a file of one column (a bare series) too, kept for the session."""
+    try:
+        return upload_view.table(file, lang)
+    except uploads.UploadError as err:
+        if err.key != "upload_one_column":
+            raise
+    kept = st.session_state.get("_rnn_one_column")
+    if kept is None or kept[0] != file.file_id:
+        kept = (file.file_id, R.one_column_table(file.getvalue(), file.name))
+        st.session_state["_rnn_one_column"] = kept
+    return kept[1]
 
 
 def make_series(frame: Frame, choice: dict[str, Any], seed: int) -> tuple[R.Series, tuple] | None:

@@ -139,6 +139,22 @@ def sample() -> Series:
     return Series(series.values, table["YEAR"].to_numpy(), series.name, axis="year")
 
 
+def one_column_table(data: bytes, name: str) -> pd.DataFrame:
+    """A file with one column (a series, one value per line) read as ui.uploads reads tables.
+
+    ui.uploads wants two columns at least (features and a target), so each line gets its row
+    number in front, tab-separated, and the row column is dropped again after reading.
+    """
+    text, encoding = uploads._text(data, name)
+    lines = text.splitlines()
+    if pd.to_numeric(pd.Series([lines[0].strip().replace(",", ".")]), errors="coerce").notna()[0]:
+        raise uploads.UploadError("upload_no_header", example=uploads.short(lines[0]))
+    numbered = ["row\t" + lines[0], *(f"{i}\t{line}" for i, line in enumerate(lines[1:], 1))]
+    table = uploads.read_csv("\n".join(numbered).encode("utf-8"), name).drop(columns="row")
+    table.attrs["encoding"] = encoding
+    return table
+
+
 def date_columns(table: pd.DataFrame) -> list[str]:
     """The columns whose cells mostly read as dates (at least 90% of the filled ones)."""
     found = []
@@ -183,8 +199,9 @@ def column(table: pd.DataFrame, name: str, dates: str | None = None) -> Series:
     values, steps, dropped, interpolated = _fill_missing(values, steps)
     if dropped:
         notes.append(("note_dropped_ends", dropped))
-    if interpolated:
-        notes.append(("note_interpolated", interpolated))
+    put_back = dict(notes).get("note_date_gaps", 0)  # steps the dates skipped: counted above
+    if interpolated > put_back:
+        notes.append(("note_interpolated", interpolated - put_back))
     series = _numbers(values, str(name), tuple(notes))
     axis = "date" if dates is not None else "step"
     steps = steps[len(steps) - len(series) :]

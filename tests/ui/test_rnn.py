@@ -343,3 +343,14 @@ def test_weights_json_and_history_csv() -> None:
     history = pd.read_csv(io.StringIO(R.history_csv(job)))
     assert history["cell"].tolist().count("lstm") == 3  # epochs 0, 1, 2
     assert {"train_loss", "test_accuracy"} <= set(history.columns)
+
+
+def test_a_file_of_one_column_is_read_as_a_series_and_a_bare_one_asks_for_a_header() -> None:
+    data = ("水位\n" + "\n".join(f"{i},5" for i in range(30))).encode("utf-8-sig")
+    frame = R.one_column_table(data, "level.csv")
+    assert list(frame.columns) == ["水位"] and frame.attrs["decimal"] == ","
+    series = R.column(frame, "水位")
+    assert series.values[:2].tolist() == [0.5, 1.5]
+    with pytest.raises(uploads.UploadError) as err:
+        R.one_column_table(b"1.5\n2.5\n" * 20, "bare.csv")
+    assert err.value.key == "upload_no_header"
