@@ -208,8 +208,11 @@ def axis_section(frame: Frame, axis: str, group: Group, device: str) -> None:
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    # A "|" inside a cell (|Δŷ|, a column name) would end the cell: it is escaped.
     lines = [header, ["---"] * len(header), *rows]
-    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+    return "\n".join(
+        "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |" for cells in lines
+    )
 
 
 # --- outliers: a line fitted by each loss --------------------------------------------------------

@@ -21,6 +21,7 @@ def test_curves_draw_a_line_and_a_marker_per_loss_and_the_input_as_a_rule():
     lines = [t for t in fig.data if t.mode == "lines"]
     markers = [t for t in fig.data if t.mode == "markers"]
     assert [t.name for t in lines] == ["MSE", "MAE"]
+    assert lines[0].line.dash != lines[1].line.dash  # curves that coincide stay visible
     (marker,) = markers  # one trace for all markers, coloured like the lines
     assert list(zip(marker.x, marker.y, strict=True)) == [(1.5, 2.25), (1.5, 1.5)]
     assert list(marker.marker.color) == [lines[0].line.color, lines[1].line.color]

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from ui.figures import GREY, color, figure, hline
 
 SIMILAR, DISSIMILAR = color(2), color(3)
+DASHES = ("solid", "dash", "dot", "dashdot")
 
 
 def _vline(x: float, hue: str = GREY) -> dict[str, Any]:
@@ -47,7 +48,8 @@ def curves(
                 "y": y,
                 "name": name,
                 "mode": "lines",
-                "line": {"color": color(i), "width": 3},
+                # dashes too: curves that coincide (2-class cross-entropy and BCE) stay visible
+                "line": {"color": color(i), "width": 3, "dash": DASHES[i % len(DASHES)]},
             }
         )
     if marked:
@@ -117,7 +119,7 @@ def line_fits(
                 "line": {
                     "color": color(i),
                     "width": 3,
-                    "dash": ("solid", "dash", "dot", "dashdot")[i % 4],
+                    "dash": DASHES[i % len(DASHES)],
                 },
             }
         )
