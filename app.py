@@ -54,6 +54,12 @@ st.navigation(
                 icon="🖼️",
                 url_path="cnn",
             ),
+            st.Page(
+                "pages/rnn.py",
+                title=nav["rnn"],
+                icon="🔁",
+                url_path="rnn",
+            ),
         ],
     }
 ).run()

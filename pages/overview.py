@@ -15,6 +15,7 @@ PAGES = (
     ("pages/backprop.py", "backprop", "🔗"),
     ("pages/gradient_descent.py", "gradient_descent", "⛰️"),
     ("pages/cnn.py", "cnn", "🖼️"),
+    ("pages/rnn.py", "rnn", "🔁"),
 )
 
 

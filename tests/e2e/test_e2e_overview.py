@@ -16,7 +16,8 @@ def test_overview_is_home_and_links_to_activations(app):
     nav = app.page.get_by_test_id("stSidebarNav")
     expect(nav.get_by_role("link")).to_contain_text(
         ["Overview", "Neurons & playground", "Activation functions", "Loss functions",
-         "Backpropagation & gradients", "Gradient descent", "CNN: filters & pooling"]
+         "Backpropagation & gradients", "Gradient descent", "CNN: filters & pooling",
+         "RNN, LSTM & GRU"]
     )
 
     app.main.get_by_role("link", name="Activation functions").click()
@@ -38,6 +39,7 @@ def test_first_visit_by_shared_link_shows_the_app_menu(first_visit):
         "Backpropagation & gradients",
         "Gradient descent",
         "CNN: filters & pooling",
+        "RNN, LSTM & GRU",
     ]
 
 
@@ -46,7 +48,7 @@ def test_pages_load_nothing_from_outside_the_server(app, base_url):
     outside = []
     app.page.on("request", lambda r: r.url.startswith(local) or outside.append(r.url))
     for path in ("/", "/playground", "/activations", "/losses", "/backprop", "/gradient_descent",
-                 "/cnn"):  # fmt: skip
+                 "/cnn", "/rnn"):  # fmt: skip
         app.open(path)
         app.drawn()
         icons = app.page.locator("link[rel~='icon']").evaluate_all("(ls) => ls.map((l) => l.href)")

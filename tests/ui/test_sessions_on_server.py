@@ -97,7 +97,9 @@ def test_a_class_opening_every_page_at_once_sees_no_error():
     Seen before the fixes: "partially initialized module 'pandas'" inside Plotly, and CPython
     3.11's "AST constructor recursion depth mismatch" from concurrent inspect.getsource.
     """
-    pages = ["", "playground", "activations", "backprop", "gradient_descent", "cnn"]
+    pages = [
+        "", "playground", "activations", "losses", "backprop", "gradient_descent", "cnn", "rnn",
+    ]  # fmt: skip
 
     async def learner(url: str, i: int) -> list[str]:
         async with StreamlitClient(url) as tab:
