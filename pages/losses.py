@@ -114,11 +114,18 @@ def readout(
         if name == "contrastive":
             d = torch.tensor([x], dtype=torch.float64)
             value, grad = losses.curve(name, d, **p)
+            # At d = 0 a pair has no direction and autograd's norm gives 0: nothing to compare.
+            theirs = reference_losses.curve(name, d, **p)[1] if x > 0 else None
             for row, kind in enumerate(("similar", "dissimilar")):
                 label = f"{words[f'name_{name}']} — {words[kind]}"
                 v, g = float(value[row, 0]), float(grad[row, 0])
                 markers[label] = ((x, v), (x, g))
-                rows.append([label, f"{v:.4g}", f"{g:.4g}", "—"])
+                if theirs is None:
+                    rows.append([label, f"{v:.4g}", f"{g:.4g}", "—"])
+                    continue
+                t = float(theirs[row, 0])
+                checks.append((words["check_point"].format(name=f"{name} ({kind})"), abs(g - t)))
+                rows.append([label, f"{v:.4g}", f"{g:.4g}", f"{t:.4g}"])
             continue
         value, grad, theirs = lab.point(name, p, pred, target)
         checks.append((words["check_point"].format(name=name), float((grad - theirs).abs())))

@@ -100,8 +100,11 @@ def test_the_contrastive_readout_and_its_margin():
     at.slider(key="margin").set_value(2.0).run()
     at.slider(key="dist").set_value(0.5).run()
     table = tables(at)[1]
-    assert "| Contrastive — similar pair | 0.25 | 1 | — |" in table
-    assert "| Contrastive — dissimilar pair | 2.25 | -3 | — |" in table
+    assert "| Contrastive — similar pair | 0.25 | 1 | 1 |" in table
+    assert "| Contrastive — dissimilar pair | 2.25 | -3 | -3 |" in table
+    assert all_checks_pass(at)
+    at.slider(key="dist").set_value(0.0).run()  # no direction at d = 0: nothing to compare
+    assert "| Contrastive — dissimilar pair | 4 | -4 | — |" in tables(at)[1]
     assert "let go at m = 2" in verdict(at, "shapes")
 
 
