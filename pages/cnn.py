@@ -42,6 +42,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "depth": {"view": "shapes", "stages": 3},
     "learn": {"view": "train"},
 }
+PAD_TOOLS_REMOVED = ["zoom2d", "pan2d", "zoomIn2d", "zoomOut2d", "autoScale2d", "resetScale2d",
+                     "toImage"]  # fmt: skip
 RUN_KEY, SWEEP_KEY, DIGIT_KEY, PAD_VERSION = "_cnn_run", "_cnn_sweep", "_digit", "_digit_pad"
 
 
@@ -760,6 +762,13 @@ def digit_pad(frame: Frame, run: LiveRun, sample: int) -> None:
             "paint",
             format_func=lambda b: frame.t(f"brush_{b}"),
         )
+        tool = frame.segmented(
+            "pad_tool",
+            frame.t("pad_tool"),
+            tuple(figures.PAD_DRAGMODES),
+            "tap",
+            format_func=lambda b: frame.t(f"pad_tool_{b}"),
+        )
         st.button(frame.t("clear"), key="pad_clear", on_click=_clear, icon=":material/delete:")
         st.button(
             frame.t("copy_sample", sample=sample),
@@ -771,13 +780,15 @@ def digit_pad(frame: Frame, run: LiveRun, sample: int) -> None:
         digit_upload(frame)
     cells = _pad()
     chart_key = f"digit_pad_{st.session_state.get(PAD_VERSION, 0)}"
-    with pad_col:
+    # A container with a fixed key: the chart's own key changes with every stroke.
+    with pad_col, st.container(key="digit_pad"):
         st.plotly_chart(
-            figures.drawing_grid(cells, frame.t("pad_chart")),
+            figures.drawing_grid(cells, frame.t("pad_chart"), tool),
             key=chart_key,
             on_select=lambda: _paint(chart_key),
             selection_mode=("points", "box", "lasso"),
-            config={"displayModeBar": False},
+            # The toolbar keeps only the two selection tools (the axes do not zoom or pan).
+            config={"displaylogo": False, "modeBarButtonsToRemove": PAD_TOOLS_REMOVED},
         )
     with result_col:
         if not cells.any():

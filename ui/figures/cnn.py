@@ -231,8 +231,16 @@ def probabilities(probs: np.ndarray, title: str, x_title: str, y_title: str) -> 
     )
 
 
-def drawing_grid(cells: np.ndarray, title: str) -> go.Figure:
-    """The digit pad: one square marker per cell (a tap or a lasso selects cells to paint)."""
+PAD_DRAGMODES = {"tap": None, "box": "select", "loop": "lasso"}
+
+
+def drawing_grid(cells: np.ndarray, title: str, tool: str = "tap") -> go.Figure:
+    """The digit pad: one square marker per cell; the cells a tool selects get painted.
+
+    "tap" sets no dragmode: Streamlit then lets a click select a cell ("event+select"), but
+    only with a mouse (a finger's tap reaches Plotly as a click without a selection). "box"
+    and "loop" select what a mouse or a finger drags over, and take no clicks.
+    """
     n = cells.shape[0]
     rows, cols = np.divmod(np.arange(n * n), n)
     marker = {
@@ -263,7 +271,7 @@ def drawing_grid(cells: np.ndarray, title: str) -> go.Figure:
             "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
             "height": 340,
             "width": 320,
-            "dragmode": "lasso",  # a finger or mouse drawn over the pad paints every cell it rings
+            **({"dragmode": PAD_DRAGMODES[tool]} if PAD_DRAGMODES[tool] else {}),
             "plot_bgcolor": "#000000",
             "xaxis": axis,
             "yaxis": {**axis, "range": [n - 0.4, -0.6], "scaleanchor": "x"},
