@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from ui.figures import cnn as F
@@ -15,15 +13,12 @@ def heatmaps(fig) -> list:
 
 def test_a_grid_of_many_maps_is_one_heatmap_with_gaps_and_labels() -> None:
     maps = np.random.default_rng(0).normal(size=(64, 12, 10)).astype(np.float32)
-    start = time.perf_counter()
     fig = F.maps_grid(maps, [str(i) for i in range(64)], "maps", columns=8)
-    built = time.perf_counter() - start
     assert len(heatmaps(fig)) == 1 and len(fig.data) == 2  # the maps and one text trace of labels
     z = np.asarray(fig.data[0].z, dtype=float)
     assert z.shape == (8 * 13 - 1, 8 * 11 - 1)
     assert np.isnan(z[12]).all() and np.isnan(z[:, 10]).all()  # a gap row and column
     assert list(fig.data[1].text[:3]) == ["0", "1", "2"]
-    assert built < 0.1  # (a guard against subplots: they took ~125 ms for 64 maps)
 
 
 def test_each_map_is_scaled_to_itself_and_keeps_its_orientation() -> None:
