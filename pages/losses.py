@@ -12,7 +12,6 @@ import torch
 
 from dlcore import losses, training
 from dlcore.reference import losses as reference_losses
-from dlcore.reference import training as reference_training
 from ui import i18n, upload_view, uploads
 from ui import losses as lab
 from ui.figures import losses as figures
@@ -225,45 +224,17 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 # --- outliers: a line fitted by each loss --------------------------------------------------------
 
 
-def fit_everything(
-    x: torch.Tensor, y: torch.Tensor, planted: torch.Tensor | None, delta: float, q: float
-) -> dict[str, Any]:
-    """Every loss's line, the lines without the outliers, the share below the quantile line."""
-    fits = lab.fit_lines(x, y, delta, q)
-    outliers = planted if planted is not None else lab.flagged(x, y, fits.lines["mae"])
-    kept = ~outliers
-    drags = {}
-    if outliers.any() and int(kept.sum()) >= 2:
-        clean = lab.fit_lines(x[kept], y[kept], delta, q, names=("mse", "mae", "huber"))
-        drags = {n: lab.drag(fits.lines[n], clean.lines[n], x) for n in clean.lines}
-    params = {"huber": {"delta": fits.delta}, "quantile": {"q": q}}
-    return {
-        "lines": fits.lines,
-        "spread": fits.residual_spread,
-        "delta": fits.delta,
-        "outliers": outliers.cpu().numpy(),
-        "drags": drags,
-        "share": lab.share_below(x, y, fits.lines["quantile"]),
-        "q": q,
-        "gaps": {
-            n: lab.fit_check(x, y, n, line, **params.get(n, {})) for n, line in fits.lines.items()
-        },
-        "x": x.cpu().numpy(),
-        "y": y.cpu().numpy(),
-    }
-
-
 @st.cache_data(max_entries=256, show_spinner=False)
 def generated_fit(outliers: int, shift: float, seed: int, delta: float, q: float) -> dict:
     x, y, planted = lab.line_data(outliers, shift, seed)
-    return fit_everything(x, y, planted, delta, q)
+    return lab.outlier_experiment(x, y, planted, delta, q)
 
 
 def uploaded_fit(key: tuple, x: torch.Tensor, y: torch.Tensor, delta: float, q: float) -> dict:
-    """fit_everything of the learner's own data, kept in their session (never in a shared cache)."""
+    """lab.outlier_experiment of the learner's data, kept in their session (no shared cache)."""
     cached = st.session_state.get("_losses_upload_fit")
     if cached is None or cached[0] != key:
-        cached = (key, fit_everything(x.double(), y.double(), None, delta, q))
+        cached = (key, lab.outlier_experiment(x.double(), y.double(), None, delta, q))
         st.session_state["_losses_upload_fit"] = cached
     return cached[1]
 
@@ -461,27 +432,7 @@ def gradient_curves() -> dict[str, np.ndarray]:
 @st.cache_data(max_entries=128, show_spinner=False)
 def race(confidence: float, lr: float, epochs: int, seed: int, device: str) -> dict:
     """Both losses trained from the same wrong start (a Sweep), and one of each by PyTorch."""
-    sweep = lab.race(confidence, lr, epochs, seed, device)
-    h = sweep.history.columns()
-    member = np.array(h["member"])
-    runs = []
-    for i, trainer in enumerate(sweep.members):
-        rows = member == i
-        runs.append(
-            {
-                "loss": trainer.loss_name,
-                "epoch": np.array(h["epoch"])[rows].astype(np.float64),
-                "accuracy": np.array(h["train_accuracy"])[rows],
-                "train_loss": np.array(h["train_loss"])[rows],
-            }
-        )
-    gaps = []
-    for name in lab.CLASS_LOSSES:  # the first seed of each loss, replayed by autograd + optim
-        fresh = lab.racer(name, confidence, lr, seed, device)
-        theirs = reference_training.loss_curve(fresh, epochs)
-        ours = next(r["train_loss"] for r in runs if r["loss"] == name)
-        gaps.append(float(np.abs(np.array(theirs[: len(ours)]) - ours).max()))
-    return {"runs": runs, "gap": max(gaps)}
+    return lab.race_experiment(confidence, lr, epochs, seed, device)
 
 
 def classification(frame: Frame) -> None:

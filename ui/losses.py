@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from dlcore import datasets, losses, mlp, training
 from dlcore.reference import losses as reference_losses
+from dlcore.reference import training as reference_training
 from ui.verdict import Verdict
 
 # --- every loss and its gradient -----------------------------------------------------------------
@@ -260,6 +262,38 @@ def fit_check(x: Tensor, y: Tensor, name: str, line: tuple[float, float], **para
     return float((ours - reference_losses.gradient(name, pred, y, **params)).abs().max())
 
 
+def outlier_experiment(
+    x: Tensor, y: Tensor, planted: Tensor | None, delta: float, q: float
+) -> dict[str, Any]:
+    """Every loss's line, the lines without the outliers, the share below the quantile line.
+
+    planted: which points were made outliers (generated data); None flags those far from the
+    MAE line (an uploaded table). Numpy arrays and numbers, ready to cache and draw.
+    """
+    fits = fit_lines(x, y, delta, q)
+    outliers = planted if planted is not None else flagged(x, y, fits.lines["mae"])
+    kept = ~outliers
+    drags = {}
+    if outliers.any() and int(kept.sum()) >= 2:
+        clean = fit_lines(x[kept], y[kept], delta, q, names=("mse", "mae", "huber"))
+        drags = {n: drag(fits.lines[n], clean.lines[n], x) for n in clean.lines}
+    params = {"huber": {"delta": fits.delta}, "quantile": {"q": q}}
+    return {
+        "lines": fits.lines,
+        "spread": fits.residual_spread,
+        "delta": fits.delta,
+        "outliers": outliers.cpu().numpy(),
+        "drags": drags,
+        "share": share_below(x, y, fits.lines["quantile"]),
+        "q": q,
+        "gaps": {
+            n: fit_check(x, y, n, line, **params.get(n, {})) for n, line in fits.lines.items()
+        },
+        "x": x.cpu().numpy(),
+        "y": y.cpu().numpy(),
+    }
+
+
 # --- contrastive: embedding pairs ----------------------------------------------------------------
 
 # Similar pairs start apart, dissimilar ones close: the loss has work to do on both.
@@ -422,3 +456,30 @@ def training_verdict(reached: Mapping[str, Sequence[int | None]], epochs: int) -
     if values["ce"] == float("inf"):
         return Verdict.judge(False, "too_short", **values)
     return Verdict.judge(values["ce"] < values["mse"], "mse_fast", **values)
+
+
+def race_experiment(
+    confidence: float, lr: float, epochs: int, seed: int, device: Any = None
+) -> dict[str, Any]:
+    """`race`'s runs as arrays per member, and the first data set of each loss replayed by
+    autograd + torch.optim: the largest difference of the training loss curves."""
+    sweep = race(confidence, lr, epochs, seed, device)
+    h = sweep.history.columns()
+    member = np.array(h["member"])
+    runs = []
+    for i, trainer in enumerate(sweep.members):
+        rows = member == i
+        runs.append(
+            {
+                "loss": trainer.loss_name,
+                "epoch": np.array(h["epoch"])[rows].astype(np.float64),
+                "accuracy": np.array(h["train_accuracy"])[rows],
+                "train_loss": np.array(h["train_loss"])[rows],
+            }
+        )
+    gaps = []
+    for name in CLASS_LOSSES:
+        theirs = reference_training.loss_curve(racer(name, confidence, lr, seed, device), epochs)
+        ours = next(r["train_loss"] for r in runs if r["loss"] == name)
+        gaps.append(float(np.abs(np.array(theirs[: len(ours)]) - ours).max()))
+    return {"runs": runs, "gap": max(gaps)}

@@ -265,3 +265,26 @@ def test_a_barely_wrong_start_lets_mse_keep_up_and_too_few_epochs_fail() -> None
 def test_epochs_to() -> None:
     assert lab.epochs_to([0.1, 0.5, 0.95, 0.99]) == 2
     assert lab.epochs_to([0.1, 0.5]) is None
+
+
+# --- the experiments as the page caches them -----------------------------------------------------
+
+
+def test_outlier_experiment_flags_far_points_when_none_are_planted() -> None:
+    x, y, planted = lab.line_data(6, 15.0, 0)
+    known = lab.outlier_experiment(x, y, planted, 1.35, 0.9)
+    found = lab.outlier_experiment(x, y, None, 1.35, 0.9)
+    assert (found["outliers"] == planted.numpy()).all()  # the shifted points, found again
+    assert found["drags"] == pytest.approx(known["drags"])
+    assert set(found["gaps"]) == set(lab.LINE_LOSSES) and max(found["gaps"].values()) <= 1e-12
+    clean = lab.outlier_experiment(*lab.line_data(0, 15.0, 0)[:2], None, 1.35, 0.9)
+    # Gaussian noise alone puts about one point in 400 beyond 3 spreads: at most a stray one.
+    assert clean["outliers"].sum() <= 1
+    assert lab.outliers_verdict(clean["drags"], 1, clean["spread"]).failed == "small"
+
+
+def test_race_experiment_equals_autograd_and_torch_optim() -> None:
+    result = lab.race_experiment(0.999, 1.0, 20, 0)
+    assert len(result["runs"]) == len(lab.CLASS_LOSSES) * lab.SEEDS
+    assert all(len(r["accuracy"]) == 21 for r in result["runs"])
+    assert result["gap"] <= 1e-9
