@@ -15,9 +15,16 @@ def test_overview_is_home_and_links_to_activations(app):
     expect(app.title).to_have_text("Deep learning, claim by claim")
     nav = app.page.get_by_test_id("stSidebarNav")
     expect(nav.get_by_role("link")).to_contain_text(
-        ["Overview", "Neurons & playground", "Activation functions", "Loss functions",
-         "Backpropagation & gradients", "Gradient descent", "CNN: filters & pooling",
-         "RNN, LSTM & GRU"]
+        [
+            "Overview",
+            "Neurons & playground",
+            "Activation functions",
+            "Loss functions",
+            "Backpropagation & gradients",
+            "Gradient descent",
+            "CNN: filters & pooling",
+            "RNN, LSTM & GRU",
+        ]
     )
 
     app.main.get_by_role("link", name="Activation functions").click()
@@ -54,3 +61,17 @@ def test_pages_load_nothing_from_outside_the_server(app, base_url):
         icons = app.page.locator("link[rel~='icon']").evaluate_all("(ls) => ls.map((l) => l.href)")
         outside += [href for href in icons if not href.startswith(local)]
     assert not outside
+
+
+def test_the_home_page_studies_train_by_themselves_and_judge_their_claims(app):
+    app.open("/")
+    expect(app.main).to_contain_text("Why deep learning now")
+    scale = app.main.locator(".st-key-verdict_scale")
+    race = app.main.locator(".st-key-verdict_race")
+    # Nobody presses Train: the page redraws on a timer until both studies are judged.
+    expect(scale).to_contain_text("Held", timeout=120_000)
+    expect(race).to_contain_text("Held", timeout=120_000)
+    expect(scale).to_contain_text("the largest net reaches")
+    expect(app.main.locator(".st-key-chart_scale .js-plotly-plot")).to_be_visible()
+    expect(app.main.locator(".st-key-chart_race .js-plotly-plot")).to_be_visible()
+    app.idle()
