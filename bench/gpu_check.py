@@ -181,6 +181,134 @@ def descent_row(other: torch.device, steps: int = 500, starts: int = 1000) -> di
     }
 
 
+# --- convolution, pooling and the small CNN (the CNN lab) ---------------------------------------
+
+# (N, C, H, W) images -> F filters of k x k, padding: the shapes the CNN issue measures.
+CONV_SHAPES = (
+    ((64, 16, 14, 14), 32, 3, 1),
+    ((64, 1, 28, 28), 16, 5, 2),
+    ((1, 1, 256, 256), 8, 3, 1),
+)
+
+
+def conv_rows(cuda: torch.device) -> list[dict]:
+    """dlcore.conv2d and its hand-written backward on CUDA: vs CPU, vs cuDNN + autograd, speed."""
+    from dlcore import conv
+    from dlcore.reference import conv as twin
+
+    g = torch.Generator().manual_seed(3)
+    rows = []
+    for (n, c, h, w_), f, k, p in CONV_SHAPES:
+        x = torch.randn(n, c, h, w_, generator=g)  # (N, C, H, W)
+        w = torch.randn(f, c, k, k, generator=g) / k  # (F, C, k, k)
+        dout = torch.randn(n, f, h + 2 * p - k + 1, w_ + 2 * p - k + 1, generator=g)
+        xc, wc, dc = x.to(cuda), w.to(cuda), dout.to(cuda)
+        ours = conv.conv2d(xc, wc, None, 1, p)
+        grads = conv.conv2d_backward(dc, xc, wc, 1, p)
+        oracle = twin.conv2d_gradients(dc, xc, wc, 1, p)
+
+        def ours_step(xc=xc, wc=wc, dc=dc, p=p) -> None:
+            conv.conv2d(xc, wc, None, 1, p)
+            conv.conv2d_backward(dc, xc, wc, 1, p)
+
+        def twin_step(xc=xc, wc=wc, dc=dc, p=p) -> None:
+            twin.conv2d(xc, wc, None, 1, p)
+            twin.conv2d_gradients(dc, xc, wc, 1, p)
+
+        def cpu_step(x=x, w=w, dout=dout, p=p) -> None:
+            conv.conv2d(x, w, None, 1, p)
+            conv.conv2d_backward(dout, x, w, 1, p)
+
+        rows.append(
+            {
+                "op": f"conv2d {n}x{c}x{h}x{w_} -> {f} filters {k}x{k}",
+                "cuda_vs_cpu": reference.max_abs_diff(ours.cpu(), conv.conv2d(x, w, None, 1, p)),
+                "vs_cudnn": reference.max_abs_diff(ours, twin.conv2d(xc, wc, None, 1, p)),
+                "grads_vs_autograd": reference.max_abs_diff(list(grads), list(oracle)),
+                "fwd_bwd_ratio_vs_cudnn": _time(ours_step, True) / _time(twin_step, True),
+                "fwd_bwd_ms_cuda": 1e3 * _time(ours_step, True),
+                "fwd_bwd_ms_cpu": 1e3 * _time(cpu_step, False, repeats=5),
+                "auto_device": str(device.resolve("auto", x.numel() * f * k * k)),
+            }
+        )
+    return rows
+
+
+def pool_rows(cuda: torch.device) -> list[dict]:
+    """Max and average pooling (non-overlapping and overlapping) on CUDA: vs CPU and F, speed."""
+    from dlcore import conv
+    from dlcore.reference import conv as twin
+
+    x = torch.randn(64, 16, 28, 28, generator=torch.Generator().manual_seed(4))
+    xc = x.to(cuda)
+    rows = []
+    for kind, window, stride in (("max", 2, 2), ("avg", 2, 2), ("max", 3, 2)):
+        ours_fn = conv.max_pool2d if kind == "max" else conv.avg_pool2d
+        twin_fn = twin.max_pool2d if kind == "max" else twin.avg_pool2d
+        back_fn = conv.max_pool2d_backward if kind == "max" else conv.avg_pool2d_backward
+        grad_fn = twin.max_pool2d_gradient if kind == "max" else twin.avg_pool2d_gradient
+        out = ours_fn(xc, window, stride)
+        dout = torch.randn_like(out)
+        rows.append(
+            {
+                "op": f"{kind}_pool2d {window}x{window} stride {stride}, 64x16x28x28",
+                "cuda_vs_cpu": reference.max_abs_diff(out.cpu(), ours_fn(x, window, stride)),
+                "vs_torch": reference.max_abs_diff(out, twin_fn(xc, window, stride)),
+                "grad_vs_autograd": reference.max_abs_diff(
+                    back_fn(dout, xc, window, stride), grad_fn(dout, xc, window, stride)
+                ),
+                "fwd_ratio_vs_torch": _time(lambda f=ours_fn, k=window, s=stride: f(xc, k, s), True)
+                / _time(lambda f=twin_fn, k=window, s=stride: f(xc, k, s), True),
+            }
+        )
+    return rows
+
+
+def _line_images(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """n 1x16x16 images of ten classes (class k: a bright line at row k + 3) in noise."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 10, (n,), generator=g)
+    X = 0.3 * torch.randn(n, 1, 16, 16, generator=g)
+    X[torch.arange(n), 0, y + 3, 2:14] += 1.0
+    return X, y
+
+
+def cnn_row(other: torch.device, epochs: int = 3) -> dict:
+    """The CNN lab's SmallCNN trained by dlcore.training on both devices (float64): same curve?"""
+    from dlcore import conv, training
+    from dlcore.reference import conv as twin
+
+    X, y = _line_images(2048, 0)
+    X_test, y_test = _line_images(512, 1)
+    data = training.Data(X, y, X_test, y_test, "multiclass", 10)
+    setup = training.Setup((), "relu", "adam", 0.003, 32, seed=1)
+    curves, seconds = {}, {}
+    for dev in (torch.device("cpu"), other):
+        net = conv.SmallCNN((1, 16, 16), (8, 16), 3, 2, 10, seed=1, device=dev, dtype=torch.float64)
+        trainer = training.Trainer(data, setup, device=dev, dtype=torch.float64, model=net)
+        start = time.perf_counter()
+        trainer.run(epochs)
+        seconds[dev.type] = time.perf_counter() - start  # run() reads the loss back: synced
+        curves[dev.type] = torch.tensor(trainer.history.train_loss)
+    check = training.Trainer(data, setup, device=other, dtype=torch.float64,
+                             model=conv.SmallCNN((1, 16, 16), (8, 16), 3, 2, 10, seed=1,
+                                                 device=other, dtype=torch.float64))  # fmt: skip
+    twin_curve = torch.tensor(twin.loss_curve(check, 1))
+    check.run(1)
+    workload = 2048 * (16 * 16 * 1 * 8 * 9 + 8 * 8 * 8 * 16 * 9)  # multiply-adds of one epoch
+    return {
+        "epochs": epochs,
+        "loss_first_last": [float(curves["cpu"][0]), float(curves["cpu"][-1])],
+        "curve_other_vs_cpu": reference.max_abs_diff(curves[other.type], curves["cpu"]),
+        "curve_vs_torch_nn_twin_on_other": reference.max_abs_diff(
+            torch.tensor(check.history.train_loss), twin_curve
+        ),
+        "epochs_per_s_cpu": epochs / seconds["cpu"],
+        "epochs_per_s_other": epochs / seconds[other.type],
+        "auto_device_for_training": str(device.resolve("auto", workload)),
+    }
+
+
 def report() -> dict:
     if not torch.cuda.is_available():
         return {"cuda": False}
@@ -200,6 +328,9 @@ def report() -> dict:
         "training": training_row(cuda),
         "playground_trainer": playground_row(cuda),
         "descent_runner": descent_row(cuda),
+        "conv2d": conv_rows(cuda),
+        "pooling": pool_rows(cuda),
+        "cnn_trainer": cnn_row(cuda),
         "dead_relu_cpu_vs_cuda": [dead_cpu.n_dead_after, dead_gpu.n_dead_after],
         "dead_relu_grad_diff_cuda": reference.max_abs_diff(
             dead_gpu.grads,
