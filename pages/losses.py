@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 from collections.abc import Mapping
 from typing import Any
@@ -230,8 +231,13 @@ def generated_fit(outliers: int, shift: float, seed: int, delta: float, q: float
     return lab.outlier_experiment(x, y, planted, delta, q)
 
 
-def uploaded_fit(key: tuple, x: torch.Tensor, y: torch.Tensor, delta: float, q: float) -> dict:
-    """lab.outlier_experiment of the learner's data, kept in their session (no shared cache)."""
+def uploaded_fit(x: torch.Tensor, y: torch.Tensor, delta: float, q: float) -> dict:
+    """lab.outlier_experiment of the learner's data, kept in their session (no shared cache).
+
+    Keyed by the columns' bytes: another file, column or number of skipped lines is a new fit.
+    """
+    digest = hashlib.sha256(x.numpy().tobytes() + y.numpy().tobytes()).hexdigest()
+    key = (digest, len(x), delta, q)
     cached = st.session_state.get("_losses_upload_fit")
     if cached is None or cached[0] != key:
         cached = (key, lab.outlier_experiment(x.double(), y.double(), None, delta, q))
@@ -245,7 +251,7 @@ def sample_table() -> Any:
     return uploads.read_csv(uploads.sample_path(SAMPLE).read_bytes(), SAMPLE)
 
 
-def data_columns(frame: Frame) -> tuple[torch.Tensor, torch.Tensor, str, str, tuple] | None:
+def data_columns(frame: Frame) -> tuple[torch.Tensor, torch.Tensor, str, str] | None:
     """x and y from the learner's CSV (or the sample); None, with a message, if unusable."""
     words = i18n.texts("uploads", frame.lang)
     st.caption(
@@ -286,8 +292,7 @@ def data_columns(frame: Frame) -> tuple[torch.Tensor, torch.Tensor, str, str, tu
     if not float(x.std()) > 0:
         st.error(frame.t("constant_x", column=literal(x_col)), icon=":material/error:")
         return None
-    source = "sample" if file is None else file.file_id
-    return x, prepared.y[:, 0].double(), x_col, y_col, (source, x_col, y_col)
+    return x, prepared.y[:, 0].double(), x_col, y_col
 
 
 def literal(name: str) -> str:
@@ -320,8 +325,8 @@ def outliers(frame: Frame) -> None:
         picked = data_columns(frame)
         if picked is None:
             return
-        x, y, x_col, y_col, key = picked
-        result = uploaded_fit((*key, delta, q), x, y, delta, q)
+        x, y, x_col, y_col = picked
+        result = uploaded_fit(x, y, delta, q)
         x_title, y_title = html.escape(uploads.short(x_col)), html.escape(uploads.short(y_col))
     frame.ran_on(frame.t("outliers_what"), torch.device("cpu"))
     draw_fits(frame, result, x_title, y_title)
