@@ -11,6 +11,9 @@ mae'(0) = 0 (sign, as F.l1_loss); quantile'(0) = $\tfrac12 - q$, the mean of the
 slopes (torch.maximum splits a tie evenly); hinge at margin $y\hat y = 1$ gives $-y$, the active
 side (F.margin_ranking_loss clamps inclusively); contrastive at $a = b$ gives 0, since the
 direction $(a - b)/d$ is undefined there (torch.linalg.vector_norm's backward is 0 at 0).
+
+`fit_line` and `contrastive_descent` show what a loss makes gradient descent do: which line it
+fits through data with outliers, and where it moves pairs of embeddings.
 """
 
 from __future__ import annotations
