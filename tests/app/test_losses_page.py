@@ -351,3 +351,37 @@ def test_chinese_prose_and_verdicts_everywhere():
 def test_forced_cpu_device_is_reported():
     at = open_page(PAGE, device="cpu", view="contrastive")
     assert any("CPU" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize(
+    ("view", "params", "claims"),
+    [
+        ("outliers", {"outliers": "20", "shift": "-30", "fit_q": "0.05", "fit_delta": "0.1"},
+         ["quantile"]),
+        ("outliers", {"outliers": "20", "shift": "30", "fit_q": "0.95", "fit_delta": "5"},
+         ["quantile"]),
+        ("contrastive", {"pairs": "1", "steps": "200", "pair_lr": "0.2", "pair_margin": "3"},
+         ["contrastive"]),
+        ("classification", {"p_true": "0.0001", "confidence": "0.9999", "class_lr": "3.0",
+                            "epochs": "300"}, ["ce_gradient", "ce_training"]),
+        ("shapes", {"pred": "-2", "target": "2", "score": "6", "label": "-1", "dist": "4",
+                    "delta": "0.1", "q": "0.95", "margin": "0.25"}, ["shapes"]),
+    ],
+)  # fmt: skip
+def test_extreme_controls_draw_and_hold_their_claims(view, params, claims):
+    at = ok(open_page(PAGE, view=view, **params))
+    for key, value in params.items():
+        widget = next(w for w in at.main.get(key_type(key)) if w.key == key)
+        assert widget.value == (value if key == "label" else float(value)), key
+    for claim in claims:
+        assert held(at, claim), verdict(at, claim)
+    assert all_checks_pass(at)
+
+
+def key_type(key: str) -> str:
+    """The element type of a control, by its URL key."""
+    if key in ("pair_lr", "p_true", "confidence", "class_lr"):
+        return "select_slider"
+    if key == "label":
+        return "button_group"
+    return "slider"
