@@ -466,6 +466,7 @@ def shapes_view(frame: Frame) -> None:
             st.error(problem, icon=":material/error:")
             return
         shapes_table(frame, arch)
+    frame.check(frame.t("check_twin"), cnn.twin_difference(arch), 1e-9)
     frame.show_code(conv.SmallCNN.layer_shapes, conv.output_size)
 
 

@@ -488,6 +488,16 @@ def replay(arch: Arch, setup: training.Setup, epochs: int) -> dict:
     return {"epochs": epochs, "diff": float(np.nanmax(np.abs(a - b)))}
 
 
+def twin_difference(arch: Arch, rows: int = 8) -> float:
+    """Largest difference of the net's logits from its torch.nn twin's, in float64."""
+    net = arch.build(0, dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(rows, 1, DIGIT_SIDE, DIGIT_SIDE, generator=g, dtype=torch.float64)
+    with torch.no_grad():
+        theirs = reference_conv.sequential(net)(X)  # (rows, 10)
+    return (net.predict(X) - theirs).abs().max().item()
+
+
 def weights_json(t: training.Trainer) -> str:
     """The trained CNN as JSON: its shape and every weight, in dlcore's layout."""
     net = t.net

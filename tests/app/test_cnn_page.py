@@ -186,6 +186,7 @@ def test_shapes_and_parameter_counts_as_stages_are_added_and_removed():
     assert "| conv1 + ReLU | 8×16×16 | 80 |" in rows and "| max pool2 | 16×4×4 | 0 |" in rows
     assert "| linear | 10 | 2,570 |" in rows and "**3,818**" in rows  # 80 + 1,168 + 2,570
     assert "Held" in verdict(at, "depth")
+    assert all_checks_pass(at)  # the net's output equals its torch.nn twin's
     at.slider(key="stages").set_value(4).run()
     assert "| max pool4 | 64×1×1 |" in table(ok(at)) and "Held" in verdict(at, "depth")
     at.slider(key="stages").set_value(1).run()
