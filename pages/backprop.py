@@ -17,6 +17,7 @@ from ui.figures import backprop as figures
 from ui.figures import playground as playground_figures
 from ui.page import Frame
 from ui.parsing import InputError, parse_numbers
+from ui.verdict import Verdict
 
 VIEWS = ("graph", "depth", "train", "dead")
 # One-click set-ups for the page's claims: each starts from the defaults, which show it.
@@ -292,21 +293,26 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}" if np.isfinite(value) else "—"
 
 
-def check_depth(frame: Frame, c: dict[str, Any]) -> None:
-    """The first setting's weight gradients (seed 0) against autograd, relative to their size."""
-    act = c["acts"][0]
-    net = mlp.MLP([c["width"]] * (c["depth"] + 1) + [1], act, 0, None, torch.float64, c["init"],
-                  c["scale"])  # fmt: skip
-    X, T = backprop.depth_data(DEPTH_ROWS, c["width"], 0)
+@st.cache_data(max_entries=512, show_spinner=False)
+def depth_gap(depth: int, width: int, activation: str, init: str, scale: float) -> float:
+    """Our weight gradients (seed 0) against autograd's, relative to each layer's own size."""
+    net = mlp.MLP([width] * (depth + 1) + [1], activation, 0, None, torch.float64, init, scale)
+    X, T = backprop.depth_data(DEPTH_ROWS, width, 0)
     dY = mlp.mse_gradient(net.forward(X), T)
     ours = net.backward(dY)
-    theirs = reference.mlp_gradients(net.params, act, X, dY)
-    # Relative to each layer's own size: a vanished layer's 1e-20 must agree to its own digits.
-    gap = max(
+    theirs = reference.mlp_gradients(net.params, activation, X, dY)
+    # Relative: a vanished layer's 1e-20 must agree to its own digits, not just be near 0.
+    return max(
         float((a - b).abs().max() / b.abs().max().clamp(min=1e-300))
         for pair_a, pair_b in zip(ours, theirs, strict=True)
         for a, b in zip(pair_a, pair_b, strict=True)
     )
+
+
+def check_depth(frame: Frame, c: dict[str, Any]) -> None:
+    """The first activation's weight gradients against autograd (cached per setting)."""
+    act = c["acts"][0]
+    gap = depth_gap(c["depth"], c["width"], act, c["init"], c["scale"])
     frame.check(frame.t("depth_check", act=act), gap, 1e-9)
 
 
@@ -327,52 +333,50 @@ def learn_section(frame: Frame, c: dict[str, Any]) -> None:
     setups = bp.learn_setups(c["depth"], c["width"], c["acts"], inits, c["scale"], c["clip"], 0)
     key = tuple(setups)
     names = [f"{s.activation} · {frame.t('init_' + s.init)}" for s in setups]
-    # Each setting's error change over depth, measured on the depth chart's net (seed 0).
-    changes = np.array([
-        bp.error_change(as_result(depth_result(c["depth"], c["width"], s.activation, s.init,
-                                               c["scale"], 0, 0.0, "cpu")))
-        for s in setups
-    ])  # fmt: skip
     cached = finished_sweeps().get(key)
     if cached is not None:
         st.caption(frame.t("learn_cached"))
-        learn_results(frame, c, inits, names, cached, changes, finished=True)
+        learn_results(frame, c, inits, names, cached, finished=True)
         return
-    run = sweep_run(frame, key, setups)
-    learn_buttons(frame, run)
-    live_learn(frame, c, inits, names, run, changes, key)
-
-
-def sweep_run(frame: Frame, key: tuple, setups: list[training.Setup]) -> LiveRun:
-    """This session's sweep for these settings: a fresh one when they changed."""
     engine()  # started with the page, so that the first "Train" finds its workers ready
     run = st.session_state.get("_bp_sweep")
     if run is not None and run.key != key:
-        run.drop(engine())
+        run.drop(engine())  # a setting changed: nobody wants that sweep's worker copy back
+        run = st.session_state["_bp_sweep"] = None
+    learn_buttons(frame, run, key, setups)
+    if run is None:  # the trainers are built on the first press: a drag builds none
+        st.caption(frame.t("learn_waiting"))
+        frame.verdict("learn", Verdict.pending())
+        return
+    frame.ran_on(frame.t("learn_what"), run.job.members[0].X_train.device)
+    live_learn(frame, c, inits, names, run, key)
+
+
+def learn_buttons(
+    frame: Frame, run: LiveRun | None, key: tuple, setups: list[training.Setup]
+) -> None:
+    train_col, restart_col = st.columns(2)
+    if run is not None and run.running:
+        train_col.button(frame.t("pause"), key="learn_pause", type="primary",
+                         icon=":material/pause:", on_click=_pause, args=(run,),
+                         width="stretch")  # fmt: skip
+    else:
+        can_train = run is None or run.can_train(bp.LEARN_EPOCHS)
+        train_col.button(frame.t("train"), key="learn_train", type="primary",
+                         icon=":material/play_arrow:", on_click=_train, args=(key, setups),
+                         disabled=not can_train, width="stretch")  # fmt: skip
+    restart_col.button(frame.t("restart"), key="learn_restart", icon=":material/replay:",
+                       on_click=_restart, disabled=run is None, width="stretch")  # fmt: skip
+
+
+def _train(key: tuple, setups: list[training.Setup]) -> None:
+    """Build this sweep (every setting one trainer, one job) if need be and queue it."""
+    run = st.session_state.get("_bp_sweep")
     if run is None or run.key != key:
         data = bp.learn_data(0)
         members = [training.Trainer(data, s) for s in setups]
         run = LiveRun(key, training.Sweep(members), owner("backprop"))
         st.session_state["_bp_sweep"] = run
-    frame.ran_on(frame.t("learn_what"), torch.device("cpu"))
-    return run
-
-
-def learn_buttons(frame: Frame, run: LiveRun) -> None:
-    train_col, restart_col = st.columns(2)
-    if run.running:
-        train_col.button(frame.t("pause"), key="learn_pause", type="primary",
-                         icon=":material/pause:", on_click=_pause, args=(run,),
-                         width="stretch")  # fmt: skip
-    else:
-        train_col.button(frame.t("train"), key="learn_train", type="primary",
-                         icon=":material/play_arrow:", on_click=_train, args=(run,),
-                         disabled=not run.can_train(bp.LEARN_EPOCHS), width="stretch")  # fmt: skip
-    restart_col.button(frame.t("restart"), key="learn_restart", icon=":material/replay:",
-                       on_click=_restart, width="stretch")  # fmt: skip
-
-
-def _train(run: LiveRun) -> None:
     if run.can_train(bp.LEARN_EPOCHS):  # a replayed click must not queue the run twice
         run.start(engine(), bp.LEARN_EPOCHS)
 
@@ -388,9 +392,8 @@ def _restart() -> None:
 
 
 def live_learn(
-    frame: Frame, c: dict[str, Any], inits: list[str], names: list[str], run: LiveRun,
-    changes: np.ndarray, key: tuple,
-) -> None:  # fmt: skip
+    frame: Frame, c: dict[str, Any], inits: list[str], names: list[str], run: LiveRun, key: tuple
+) -> None:
     """Progress and results, redrawn from the worker's reports while the sweep trains."""
 
     @st.fragment(run_every=frame.redraw_every(run))
@@ -409,18 +412,23 @@ def live_learn(
         finished = run.state in ("done", "diverged")
         if finished:
             finished_sweeps()[key] = losses
-        if sweep.steps == 0 and not run.running:
-            st.caption(frame.t("learn_waiting"))
-        learn_results(frame, c, inits, names, losses, changes, finished)
+        learn_results(frame, c, inits, names, losses, finished)
 
     results()
 
 
 def learn_results(
     frame: Frame, c: dict[str, Any], inits: list[str], names: list[str], losses: np.ndarray,
-    changes: np.ndarray, finished: bool,
+    finished: bool,
 ) -> None:  # fmt: skip
     grid = losses.reshape(len(c["acts"]), len(inits))
+    changes = np.full(len(names), np.nan)
+    if finished:  # each setting's error change over the depth, on the depth chart's net
+        changes = np.array([
+            bp.error_change(as_result(depth_result(c["depth"], c["width"], act, init, c["scale"],
+                                                   0, 0.0, "cpu")))
+            for act in c["acts"] for init in inits
+        ])  # fmt: skip
     st.plotly_chart(
         figures.learned(
             c["acts"], [frame.t(f"init_{i}") for i in inits], grid, grid < bp.LEARN_LOSS,
@@ -488,6 +496,14 @@ def train_view(frame: Frame) -> None:
 # --- dead ReLU after a too-large step: the activation page's experiment --------------------------
 
 
+@st.cache_data(max_entries=256, show_spinner=False)
+def dead_result(lr: float, seed: int, device: str) -> tuple[mlp.DeadReluResult, float]:
+    """The shared experiment at the activation page's defaults, and its gradients vs autograd."""
+    result = mlp.dead_relu_experiment(DEAD_POINTS, DEAD_HIDDEN, lr, DEAD_OFFSET, seed, device)
+    oracle = reference.mlp_gradients(result.params_before, "relu", result.X, result.dY)
+    return result, reference.max_abs_diff(result.grads, oracle)
+
+
 def dead_view(frame: Frame) -> None:
     st.markdown(frame.t("dead_claim"))
     left, right = st.columns(2)
@@ -496,7 +512,7 @@ def dead_view(frame: Frame) -> None:
     with right:
         seed = frame.number("dead_seed", frame.t("seed"), 0, 9999, 1)
     device = frame.device(DEAD_POINTS * DEAD_HIDDEN)
-    result = mlp.dead_relu_experiment(DEAD_POINTS, DEAD_HIDDEN, lr, DEAD_OFFSET, int(seed), device)
+    result, gap = dead_result(float(lr), int(seed), str(device))
     frame.ran_on(frame.t("dead_what"), device)
     cells = st.columns(4)
     cells[0].metric(frame.t("dead_before"), f"{result.n_dead_before} / {DEAD_HIDDEN}")
@@ -506,8 +522,7 @@ def dead_view(frame: Frame) -> None:
     cells[2].metric(frame.t("loss_before"), f"{result.loss_before:.3g}")
     cells[3].metric(frame.t("loss_after"), f"{result.loss_after:.3g}")
     frame.verdict("dead", activation_verdicts.dead_verdict(result, lr))
-    oracle = reference.mlp_gradients(result.params_before, "relu", result.X, result.dY)
-    frame.check(frame.t("dead_check"), reference.max_abs_diff(result.grads, oracle), 1e-5)
+    frame.check(frame.t("dead_check"), gap, 1e-5)
     params = {"view": "dead", "lr": str(lr), "hidden": str(DEAD_HIDDEN),
               "offset": str(DEAD_OFFSET), "dead_seed": str(int(seed))}  # fmt: skip
     if frame.lang != "en":

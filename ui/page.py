@@ -121,6 +121,9 @@ class Frame:
 
     def __init__(self, page: str) -> None:
         _tune_once()
+        # OpenMP keeps its thread count per thread and every run has a script thread of its own:
+        # set once, later runs' torch ops would use every core and stall each other under load.
+        server_tuning.set_torch_threads()
         _leave_pages_directory_mode()
         self.page = page
         self._defaults: dict[str, Any] = {}

@@ -123,7 +123,10 @@ def tune_process() -> None:
 
 
 def set_torch_threads() -> None:
-    """One intra-op thread per torch op unless DLCS_TORCH_THREADS says otherwise (0: default)."""
+    """One intra-op thread per torch op unless DLCS_TORCH_THREADS says otherwise (0: default).
+
+    For the calling thread: OpenMP keeps the count per thread, so each script thread sets it.
+    """
     import torch
 
     value = os.environ.get("DLCS_TORCH_THREADS", "1").strip()
