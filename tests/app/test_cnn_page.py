@@ -449,3 +449,25 @@ def test_chinese_prose_and_reset():
     at.button(key="frame_reset").click().run()
     assert ok(at).slider(key="stride").value == 1
     assert at.title[0].value == "卷积网络实验室：滤波器、特征图与池化"  # the language stays
+
+
+@pytest.mark.parametrize(
+    ("state", "words"),
+    [
+        ("diverged", "Training diverged at epoch 1"),
+        ("capped", "used its"),
+        ("lost", "dropped because its page stopped asking"),
+    ],
+)
+def test_each_end_of_a_run_has_its_message(state, words):
+    """A run that diverged, used up its compute or was lost says so (states set as the engine
+    would: a NaN run, the per-run cap, a session the janitor gave up on)."""
+    at = open_page(PAGE, view="train")
+    at.button(key="step").click().run()
+    run = at.session_state["_cnn_run"]
+    run.state, run.error = state, "session ended" if state == "lost" else ""
+    run.job.diverged = state == "diverged"
+    ok(at.run())
+    shown = " ".join(e.value for e in [*at.error, *at.warning])
+    assert words in shown, shown
+    assert at.button(key="train").disabled == (state != "capped")
