@@ -390,19 +390,24 @@ def contrastive(frame: Frame) -> None:
         count = frame.slider("pairs", frame.t("pairs"), 1, 8, 4)
     with top[2]:
         seed = frame.number("pair_seed", frame.t("seed"), 0, 9999, 0)
-    bottom = st.columns(2)
+    bottom = st.columns(3)
     with bottom[0]:
         steps = frame.slider("steps", frame.t("steps"), 0, 200, 40)
     with bottom[1]:
         lr = frame.select_slider("pair_lr", frame.t("lr"), PAIR_RATES, 0.05)
+    with bottom[2]:
+        # A share of the run, not a step number: its range stays the same whatever the steps.
+        shown = frame.slider("shown", frame.t("shown"), 0, 100, 100, step=5, format="%d%%")
     device = frame.device(2 * count * steps)
     frame.ran_on(frame.t("contrastive_what"), device)
     result = descent(count, seed, margin, steps, lr, str(device))
     similar = (result["y"] == 1).numpy()
+    at = round(shown / 100 * steps)
     left, right = st.columns(2)
     left.plotly_chart(
         figures.embeddings(
-            result["a"], result["b"], similar, title=frame.t("embed_title"),
+            result["a"][: at + 1], result["b"][: at + 1], similar,
+            title=frame.t("embed_title", step=at),
             similar_label=frame.t("similar"), dissimilar_label=frame.t("dissimilar"),
             start_label=frame.t("start"), path_label=frame.t("path"),
         ),
@@ -413,7 +418,7 @@ def contrastive(frame: Frame) -> None:
             result["distances"].numpy(), similar, margin, title=frame.t("dist_title"),
             x_title=frame.t("step"), y_title=frame.t("dist"),
             similar_label=frame.t("similar"), dissimilar_label=frame.t("dissimilar"),
-            margin_label=frame.t("margin_line"),
+            margin_label=frame.t("margin_line"), at=at,
         ),
         key="chart_distances",
     )  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
@@ -235,8 +237,17 @@ def test_default_pairs_move_to_the_margin_and_match_torch():
     assert all_checks_pass(at)
 
 
+def embedding_title(at) -> str:
+    spec = next(c.proto.spec for c in at.get("plotly_chart") if "chart_embeddings" in c.proto.id)
+    return json.loads(spec)["layout"]["title"]["text"]
+
+
 def test_every_contrastive_control_and_its_advice():
     at = open_page(PAGE, view="contrastive")
+    assert embedding_title(at).startswith("Embeddings after step 40")
+    at.slider(key="shown").set_value(50).run()
+    assert embedding_title(at).startswith("Embeddings after step 20")
+    assert held(at, "contrastive")  # judged on the whole run, whatever step is shown
     at.slider(key="steps").set_value(2).run()
     assert "take more steps" in verdict(at, "contrastive")
     at.slider(key="steps").set_value(200).run()

@@ -80,6 +80,12 @@ def test_pair_distances_one_trace_per_kind_and_the_margin():
     )  # fmt: skip
     s, x, m = fig.data
     assert list(s.y[:2]) == [1.0, 0.5]
+    assert len(fig.layout.shapes) == 1  # no step marked unless asked
+    marked = figures.pair_distances(
+        d, similar, 1.5, title="t", x_title="step", y_title="d", similar_label="s",
+        dissimilar_label="x", margin_label="m", at=1,
+    )  # fmt: skip
+    assert any(shape.x0 == 1 == shape.x1 for shape in marked.layout.shapes)
     assert np.isnan(x.y).sum() == 2  # the two dissimilar pairs, one gap each
     assert list(m.y) == [1.5, 1.5]
 

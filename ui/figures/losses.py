@@ -230,8 +230,9 @@ def pair_distances(
     similar_label: str,
     dissimilar_label: str,
     margin_label: str,
+    at: int | None = None,
 ) -> go.Figure:
-    """Each pair's distance against the step (T, N); the margin as a rule."""
+    """Each pair's distance against the step (T, N); the margin as a rule, step `at` marked."""
     steps = np.arange(distances.shape[0], dtype=np.float64)
     traces = []
     for mask, hue, label in (
@@ -265,7 +266,8 @@ def pair_distances(
             "line": {"color": "#000000", "width": 1.5, "dash": "dot"},
         }
     )
-    return figure(traces, title, x_title, y_title, shapes=[hline(0)])
+    shapes = [hline(0)] if at is None else [hline(0), _vline(at)]
+    return figure(traces, title, x_title, y_title, shapes=shapes)
 
 
 def gradient_against_confidence(
