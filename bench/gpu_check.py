@@ -309,6 +309,117 @@ def cnn_row(other: torch.device, epochs: int = 3) -> dict:
     }
 
 
+# --- recurrent cells (the RNN lab) ---------------------------------------------------------------
+
+# (B, T, I, H): the issue's two bench shapes, and the RNN page's next-step training batch.
+RNN_SHAPES = ((32, 50, 8, 64), (1, 200, 8, 32), (32, 16, 1, 12))
+
+
+def _rnn_step(kind: str, x, h0, W, dout):
+    """Our forward + BPTT by hand (the trace reused), as the trainer runs them."""
+    from dlcore import rnn as N
+
+    if kind == "lstm":
+        out, _, trace = N.lstm(x, h0, h0, *W)
+        return out, N.lstm_backward(dout, x, h0, h0, *W, trace=trace)
+    if kind == "gru":
+        out, _, trace = N.gru(x, h0, *W)
+        return out, N.gru_backward(dout, x, h0, *W, trace=trace)
+    out, _, trace = N.rnn(x, h0, *W)
+    return out, N.rnn_backward(dout, x, h0, *W, trace=trace)
+
+
+def rnn_rows(cuda: torch.device) -> list[dict]:
+    """dlcore.rnn's time loop + BPTT on CUDA: vs the CPU, vs cuDNN + autograd, and its speed.
+
+    The Python time loop launches a few kernels per step: on a GPU it is launch-bound at these
+    sizes, so "auto" keeps it on the CPU (its workload is one step's batch x gates x units).
+    """
+    from dlcore import rnn as N
+    from dlcore.reference import rnn as twin
+
+    rows = []
+    for kind in N.KINDS:
+        for B, T, I_, H in RNN_SHAPES:
+            g = torch.Generator().manual_seed(5)
+            G = N.GATES[kind]
+            W = [(torch.rand(s, generator=g) * 2 - 1) / H**0.5
+                 for s in ((G * H, I_), (G * H, H), (G * H,), (G * H,))]  # fmt: skip
+            x, dout = torch.randn(T, B, I_, generator=g), torch.randn(T, B, H, generator=g)
+            h0 = torch.zeros(B, H)
+            Wc, xc, doutc, h0c = [w.to(cuda) for w in W], x.to(cuda), dout.to(cuda), h0.to(cuda)
+            out_cpu, grads_cpu = _rnn_step(kind, x, h0, W, dout)
+            out_gpu, grads_gpu = _rnn_step(kind, xc, h0c, Wc, doutc)
+            c0 = h0c if kind == "lstm" else None
+            oracle = twin.autograd_backward(kind, doutc, xc, h0c, Wc, c0)
+            names = ("x", "W_ih", "W_hh", "b_ih", "b_hh")
+
+            def ours_gpu(kind=kind, xc=xc, h0c=h0c, Wc=Wc, doutc=doutc) -> None:
+                _rnn_step(kind, xc, h0c, Wc, doutc)
+
+            def cudnn(kind=kind, xc=xc, h0c=h0c, Wc=Wc, doutc=doutc, c0=c0) -> None:
+                twin.autograd_backward(kind, doutc, xc, h0c, Wc, c0)
+
+            def ours_cpu(kind=kind, x=x, h0=h0, W=W, dout=dout) -> None:
+                _rnn_step(kind, x, h0, W, dout)
+
+            ms_gpu, ms_cpu = 1e3 * _time(ours_gpu, True), 1e3 * _time(ours_cpu, False, repeats=5)
+            rows.append(
+                {
+                    "op": f"{kind} B{B} T{T} I{I_} H{H} forward + BPTT",
+                    "cuda_vs_cpu": reference.max_abs_diff(out_gpu.cpu(), out_cpu),
+                    "vs_cudnn": reference.max_abs_diff(
+                        out_gpu, twin.forward(kind, xc, h0c, Wc, c0)[0]
+                    ),
+                    "grads_vs_autograd": max(
+                        reference.max_abs_diff(grads_gpu[n], oracle[n]) for n in names
+                    ),
+                    "grads_cuda_vs_cpu": max(
+                        reference.max_abs_diff(grads_gpu[n].cpu(), grads_cpu[n]) for n in names
+                    ),
+                    "fwd_bwd_ms_cuda": ms_gpu,
+                    "fwd_bwd_ms_cudnn": 1e3 * _time(cudnn, True),
+                    "fwd_bwd_ms_cpu": ms_cpu,
+                    "cuda_over_cpu": ms_gpu / ms_cpu,
+                    "auto_device": str(device.resolve("auto", B * G * H)),
+                }
+            )
+    return rows
+
+
+def rnn_trainer_row(other: torch.device, epochs: int = 5) -> dict:
+    """The RNN page's three next-step models (dlcore.rnn.SequenceModel) trained on both devices:
+    the same curve (float64), and epochs per second, which decide where "auto" puts them."""
+    from dlcore import rnn as N
+    from dlcore import training
+
+    t = torch.arange(216, dtype=torch.float64)
+    series = torch.sin(2 * torch.pi * t / 25)
+    X = series.unfold(0, 16, 1)[:200].unsqueeze(2)  # (200, 16, 1) windows
+    y = series[16:216].unsqueeze(1)  # (200, 1) next values
+    data = training.Data(X[:160], y[:160], X[160:], y[160:], "regression", 0)
+    setup = training.Setup((), "tanh", "adam", 0.01, 32, seed=0)
+    curves, seconds = {}, {}
+    for dev in (torch.device("cpu"), other):
+        trainers = [
+            training.Trainer(data, setup, device=dev, dtype=torch.float64,
+                             model=N.SequenceModel(k, 1, 12, 1, 0, dev, torch.float64))
+            for k in N.KINDS
+        ]  # fmt: skip
+        start = time.perf_counter()
+        for trainer in trainers:
+            trainer.run(epochs)
+        seconds[dev.type] = time.perf_counter() - start  # run() reads the loss back: synced
+        curves[dev.type] = torch.tensor([tr.history.train_loss for tr in trainers])
+    return {
+        "epochs": epochs,
+        "curve_other_vs_cpu": reference.max_abs_diff(curves[other.type], curves["cpu"]),
+        "epochs_per_s_cpu": epochs / seconds["cpu"],
+        "epochs_per_s_other": epochs / seconds[other.type],
+        "auto_device_for_training": str(device.resolve("auto", 32 * 4 * 12)),
+    }
+
+
 def report() -> dict:
     if not torch.cuda.is_available():
         return {"cuda": False}
@@ -331,6 +442,8 @@ def report() -> dict:
         "conv2d": conv_rows(cuda),
         "pooling": pool_rows(cuda),
         "cnn_trainer": cnn_row(cuda),
+        "rnn_cells": rnn_rows(cuda),
+        "rnn_trainer": rnn_trainer_row(cuda),
         "dead_relu_cpu_vs_cuda": [dead_cpu.n_dead_after, dead_gpu.n_dead_after],
         "dead_relu_grad_diff_cuda": reference.max_abs_diff(
             dead_gpu.grads,
