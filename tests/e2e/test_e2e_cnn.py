@@ -149,3 +149,14 @@ def drag_a_finger(page, start: list[float], end: list[float], steps: int = 10) -
         touch("touchMove", i / steps)
     touch("touchEnd", None)
     cdp.detach()
+
+
+def test_a_shared_link_reopens_the_pooling_view(app, new_app):
+    app.open("/cnn?view=pool&image=circles&pool_kind=avg&window=3&shift=2")
+    expect(app.main.locator(".st-key-verdict_pool")).to_contain_text("Shifted by 2 pixels")
+    link = app.share_link("view=pool", "pool_kind=avg", "window=3", "shift=2", "image=circles")
+    reopened = new_app().open(link)
+    expect(reopened.radio("Average")).to_have_attribute("aria-checked", "true")
+    expect(reopened.main.locator(".st-key-verdict_pool")).to_contain_text("Shifted by 2 pixels")
+    expect(reopened.main).to_contain_text("overlapping windows (stride < window)")
+    reopened.idle()
