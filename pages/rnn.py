@@ -3,6 +3,8 @@ fails and succeeds; gradients through time; next-step prediction trained live.""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -14,7 +16,7 @@ from dlcore import rnn as N
 from dlcore import training
 from ui import rnn as R
 from ui import upload_view, uploads
-from ui.engine import LiveRun, engine, owner
+from ui.engine import LiveRun, engine, from_bytes, owner, to_bytes
 from ui.figures import rnn as figures
 from ui.page import Frame
 from ui.parsing import InputError
@@ -25,9 +27,11 @@ LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1)
 EPOCHS = (10, 20, 50, 100, 200, 500, 1000)
 HORIZONS = (10, 25, 50, 100, 200)
 LONGEST_LAGS = (6, 12, 24, 36, 48, 60, 80, 100)
+FORECAST_EVERY_S = 0.5  # while training, forecasts are renewed at most this often
 SHOW_STEPS = 60  # steps of the sequence the cell and gate views unroll
 UNITS_SHOWN = 4  # entries of each vector written out in the equations
-CHECK_ROWS = 64  # windows on which the gradients are checked against autograd
+CHECK_ROWS = 32  # windows on which the gradients are checked against autograd
+CHECK_STEPS = 30  # steps of the sequence over which forward and gates are checked
 GRADIENT_ROWS = 128  # sequences of the memory task behind the gradient norms
 GRADIENT_SEED = 7  # their data: apart from the sweep's training and test sets
 # One-click set-ups for the claims of the page: each starts from the defaults.
@@ -188,6 +192,14 @@ def make_prep(frame: Frame, made: tuple[R.Series, tuple], window: int) -> R.Next
 # --- the next-step run -------------------------------------------------------------------------
 
 
+@st.cache_resource(max_entries=32, show_spinner=False)
+def fresh_job(
+    key: tuple, _prep: R.NextStep, hidden: int, lr: float, seed: int, device: str
+) -> bytes:
+    """An untrained run's job, built once per sequence and settings; each session loads a copy."""
+    return to_bytes(R.series_job(_prep, hidden, lr, seed, device))
+
+
 def series_run(frame: Frame, prep: R.NextStep, net: dict[str, Any], key: tuple) -> LiveRun:
     """This session's RNN + LSTM + GRU run for the series and settings: new when either changed."""
     engine()  # started with the page, so that the first "Train" finds its workers ready
@@ -198,7 +210,11 @@ def series_run(frame: Frame, prep: R.NextStep, net: dict[str, Any], key: tuple) 
         # The time loop is launch-bound: what decides a GPU's worth is one step's work
         # (batch × gates × units), far below the size "auto" sends to a GPU.
         device = frame.device(R.BATCH * 4 * net["hidden"])
-        job = R.series_job(prep, net["hidden"], net["lr"], net["seed"], device)
+        settings = (net["hidden"], net["lr"], net["seed"], str(device))
+        if key[0][0] == "upload":  # a learner's data stays out of cross-session caches
+            job = R.series_job(prep, *settings)
+        else:
+            job = from_bytes(fresh_job(key, prep, *settings))
         run = LiveRun(key, job, owner("rnn"))
         st.session_state["_rnn_run"] = run
     frame.ran_on(frame.t("training_what"), run.job.members[0].X_train.device)
@@ -411,12 +427,15 @@ def _future(steps: np.ndarray, count: int) -> np.ndarray:
 
 
 def forecasts(prep: R.NextStep, run: LiveRun, horizon: int) -> dict[str, np.ndarray]:
-    """Each cell's free-running forecast, kept with the run until its weights change."""
-    key = (run.job.steps, horizon)
+    """Each cell's free-running forecast, kept with the run until its weights change; while a
+    worker trains, renewed at most every FORECAST_EVERY_S (each costs horizon × window steps)."""
     kept = run.extras.get("forecast")
-    if kept is None or kept[0] != key:
+    now = time.monotonic()
+    fresh = kept is not None and kept[0] == (run.job.steps, horizon)
+    recent = kept is not None and kept[0][1] == horizon and now - kept[2] < FORECAST_EVERY_S
+    if not (fresh or (run.running and recent)):
         made = {k: R.free_run(prep, member_of(run, k).net, horizon) for k in R.KINDS}
-        kept = run.extras["forecast"] = (key, made)
+        kept = run.extras["forecast"] = ((run.job.steps, horizon), made, now)
     return kept[1]
 
 
@@ -446,7 +465,8 @@ def predict_view(frame: Frame, prep: R.NextStep, run: LiveRun, horizon: int) -> 
         st.caption(frame.t("series_caption"))
     scores = R.test_errors(prep, run.job)
     naive = R.naive_score(prep)
-    verdict = R.series_verdict(run.state == "done", scores, naive, series.is_text)
+    finished = run.state in ("done", "diverged")  # a diverged run has its verdict too
+    verdict = R.series_verdict(finished, scores, naive, series.is_text)
     frame.verdict("series", verdict)
 
 
@@ -605,18 +625,18 @@ def gradients_view(frame: Frame, settings: R.MemorySettings) -> None:
 # --- checks against PyTorch, exports -----------------------------------------------------------
 
 
-def checks(frame: Frame, prep: R.NextStep, run: LiveRun) -> None:
-    """Forward, gates and gradients of each cell against torch.nn with copied weights."""
-    key = run.job.steps
-    kept = run.extras.get("checks")
-    if kept is None or kept[0] != key:
-        steps = min(SHOW_STEPS, len(prep.series))
-        x = R.cell_inputs(prep, steps)
-        X = prep.data.X_train[:CHECK_ROWS]
-        diffs = {k: R.pytorch_diffs(member_of(run, k), x, X) for k in R.KINDS}
-        kept = run.extras["checks"] = (key, diffs)
-    for kind, diff in kept[1].items():
-        cell = frame.t(f"cell_{kind}")
+def checks(frame: Frame, prep: R.NextStep, run: LiveRun, kinds: Sequence[str]) -> None:
+    """Forward, gates and gradients of the cells shown against torch.nn with copied weights,
+    each kept with the run until its weights change."""
+    kept = run.extras.setdefault("checks", {})
+    steps = min(CHECK_STEPS, len(prep.series))
+    for kind in kinds:
+        if kept.get(kind, (None,))[0] != run.job.steps:
+            diff = R.pytorch_diffs(
+                member_of(run, kind), R.cell_inputs(prep, steps), prep.data.X_train[:CHECK_ROWS]
+            )
+            kept[kind] = (run.job.steps, diff)
+        diff, cell = kept[kind][1], frame.t(f"cell_{kind}")
         frame.check(frame.t("check_forward", cell=cell), diff["forward"], 1e-5)
         frame.check(frame.t("check_gates", cell=cell), diff["gates"], 1e-5)
         frame.check(frame.t("check_gradients", cell=cell), diff["gradients"], 1e-4)
@@ -649,14 +669,13 @@ def exports(frame: Frame, prep: R.NextStep, run: LiveRun, hidden: int) -> None:
 
 def live_views(
     frame: Frame, view: str, prep: R.NextStep | None, run: LiveRun | None, net: dict[str, Any],
-    settings: R.MemorySettings,
+    settings: R.MemorySettings, shown: tuple[Any, ...],
 ) -> None:  # fmt: skip
-    """The chosen view, redrawn from the workers' reports while a run trains (a timed fragment)."""
+    """The chosen view, redrawn from the workers' reports while a run trains (a timed fragment).
+
+    shown: (cell, step) for the cell and gate views, (horizon,) for the predictions.
+    """
     runs = [r for r in (run, memory_run(settings)) if r is not None]
-    cell = cell_controls(frame, min(SHOW_STEPS, len(prep.series))) if view in ("cell", "gates") \
-        and prep is not None else None  # fmt: skip
-    horizon = frame.select_slider("horizon", frame.t("horizon"), HORIZONS, 50) \
-        if view == "predict" else None  # fmt: skip
 
     @st.fragment(run_every=frame.redraw_every(*runs))
     def views() -> None:
@@ -671,12 +690,9 @@ def live_views(
             gradients_view(frame, settings)
         else:
             series_status(frame, prep, run, net["epochs"])
-            if view == "cell":
-                cell_view(frame, prep, run, *cell)
-            elif view == "gates":
-                gates_view(frame, prep, run, *cell)
-            else:
-                predict_view(frame, prep, run, horizon)
+            {"cell": cell_view, "gates": gates_view, "predict": predict_view}[view](
+                frame, prep, run, *shown
+            )
 
     views()
 
@@ -693,15 +709,20 @@ def results_area(
         if made is None:
             st.info(frame.t("no_data"))
         return
-    run = None
+    run, shown = None, ()
     if prep is not None:
-        run = series_run(frame, prep, net, (made[1], net["window"], net["hidden"], net["lr"],
-                                           net["seed"], frame.device_choice))  # fmt: skip
-        if view in SERIES_VIEWS:
-            run_buttons(frame, run, net["epochs"])
-    live_views(frame, view, prep, run, net, settings)
-    if run is not None and view in SERIES_VIEWS and not run.running:
-        checks(frame, prep, run)  # the mirror's weights change under a worker: checked at rest
+        key = (made[1], net["window"], net["hidden"], net["lr"], net["seed"], frame.device_choice)
+        run = series_run(frame, prep, net, key)
+    if view in SERIES_VIEWS:
+        run_buttons(frame, run, net["epochs"])
+        if view == "predict":
+            shown = (frame.select_slider("horizon", frame.t("horizon"), HORIZONS, 50),)
+        else:
+            shown = cell_controls(frame, min(SHOW_STEPS, len(prep.series)))
+    live_views(frame, view, prep, run, net, settings, shown)
+    if view in SERIES_VIEWS and not run.running:
+        # The mirror's weights change under a worker: checked at rest, the cells on show.
+        checks(frame, prep, run, R.KINDS if view == "predict" else shown[:1])
         if view == "predict":
             exports(frame, prep, run, net["hidden"])
 

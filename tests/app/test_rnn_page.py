@@ -8,6 +8,8 @@ import time
 import pytest
 
 from tests.app.conftest import check_rows, open_page
+from ui import rnn as R
+from ui.engine import LiveRun, engine
 
 PAGE = "pages/rnn.py"
 
@@ -71,7 +73,8 @@ def test_default_view_shows_the_rnn_cell_unrolled_with_its_numbers():
     [equation] = latex(at)
     assert r"h_t &= \tanh(" in equation and r"\dots" in equation  # 12 units, 4 shown
     assert "Held" in verdict_of(at, "depends on the current input")
-    assert len(check_rows(at)) == 9 and all_checks_pass(at)  # 3 cells × forward, gates, BPTT
+    rows = check_rows(at)  # the cell on show: forward, gates and BPTT against torch.nn
+    assert [r[next(iter(r))].split(":")[0] for r in rows] == ["RNN"] * 3 and all_checks_pass(at)
 
 
 def test_stepping_through_time_moves_the_numbers():
@@ -97,6 +100,7 @@ def test_gated_cells_write_every_gate_with_its_numbers(cell, lines):
     text = " ".join(latex(at))
     assert all(f"{line} &=" in text for line in lines)
     assert "Held" in verdict_of(at, "depends on the current input")
+    assert {r[next(iter(r))].split(":")[0] for r in check_rows(at)} == {cell.upper()}
 
 
 GATES = {
@@ -125,7 +129,7 @@ def test_one_epoch_trains_all_three_cells_and_they_still_match_pytorch():
     assert progress(at) == "Epoch 1 of 100"
     after = metrics(at)
     assert all(float(after[k]) < float(before[k]) for k in before)
-    assert all_checks_pass(at)
+    assert len(check_rows(at)) == 9 and all_checks_pass(at)  # 3 cells × forward, gates, BPTT
     assert at.get("download_button")  # exports: weights, state_dict, history
     assert any("load_state_dict" in c.value for c in at.code)
 
@@ -380,3 +384,54 @@ def test_chinese_prose():
     click(at, "step")
     assert progress(at) == "第 1 轮，共 100 轮"
     assert set(metrics(at)) == {"RNN：测试损失", "LSTM：测试损失", "GRU：测试损失"}
+
+
+# --- the ends of a run, and a queue --------------------------------------------------------------
+
+
+def test_a_run_whose_weights_turn_nan_diverges_and_says_what_to_do():
+    at = open_page(PAGE, view="predict")
+    click(at, "step")
+    for member in at.session_state["_rnn_run"].job.members:  # as an overflowing step would
+        member.net.params[1].fill_(float("nan"))
+    click(at, "step")
+    errors = " ".join(e.value for e in at.error)
+    assert "Training diverged at epoch 2" in errors and "Lower the learning rate" in errors
+    assert at.button(key="train").disabled and at.button(key="step").disabled
+    assert set(metrics(at).values()) == {"NaN"}
+    assert "Every cell diverged" in verdict_of(at, "RNNs model time series")
+
+
+@pytest.mark.parametrize(
+    ("state", "words"),
+    [("capped", "used its"), ("lost", "dropped because its page stopped asking")],
+)
+def test_a_capped_or_lost_run_says_so(state, words):
+    """States set as the engine would: the per-run compute cap, a session the janitor gave up on."""
+    at = open_page(PAGE)
+    click(at, "step")
+    run = at.session_state["_rnn_run"]
+    run.state, run.error = state, "session ended" if state == "lost" else ""
+    run_ok(at)
+    shown = " ".join(w.value for w in at.warning)
+    assert words in shown, shown
+    assert at.button(key="train").disabled == (state == "lost")
+
+
+def test_a_queued_run_shows_its_place():
+    e = engine()
+    room = e.settings.capacity - e.load()["running"]
+    prep = R.next_step(R.generated("sine", 100, 20, 0.0, 0), 8)
+    others = [LiveRun(i, R.series_job(prep, 4, 0.01, i), ("others", i)) for i in range(room)]
+    for run in others:  # every slot taken by other learners' long runs
+        run.start(e, 10**9)
+    try:
+        at = open_page(PAGE, epochs="1000")
+        click(at, "train")
+        assert "number 1 in line" in " ".join(i.value for i in at.info)
+        others[0].drop(e)
+        rerun_until(at, lambda a: int(progress(a).split()[1]) > 0)
+        click(at, "pause")
+    finally:
+        for run in others:
+            run.drop(e)
