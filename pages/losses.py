@@ -335,7 +335,7 @@ def outliers(frame: Frame) -> None:
     frame.verdict("quantile", lab.quantile_verdict(result["share"], q, len(result["x"])))
     for name, gap in result["gaps"].items():
         frame.check(frame.t("check_fit", name=name), gap, 1e-9)
-    st.caption(frame.t("outliers_caption"))
+    st.caption(frame.t("outliers_caption", steps=lab.FIT_STEPS))
     frame.show_code(losses.fit_line, losses.huber_gradient, losses.quantile_gradient, lab.fit_lines)
 
 

@@ -142,7 +142,7 @@ def point(name: str, params: Mapping[str, float], pred: float, target: float) ->
 
 LINE_LOSSES: tuple[str, ...] = ("mse", "mae", "huber", "quantile")
 ROBUST = ("mae", "huber")  # the losses the outlier claim says resist
-FIT_STEPS = 800
+FIT_STEPS = 500
 FIT_LR = 0.5
 MAD_TO_SIGMA = 1.4826  # the MAD of Gaussian noise times this is its standard deviation
 FLAG_SPREADS = 3.0  # an uploaded point this many typical residuals off the MAE line is flagged
