@@ -468,6 +468,7 @@ def predict_view(frame: Frame, prep: R.NextStep, run: LiveRun, horizon: int) -> 
     finished = run.state in ("done", "diverged")  # a diverged run has its verdict too
     verdict = R.series_verdict(finished, scores, naive, series.is_text)
     frame.verdict("series", verdict)
+    frame.show_code(N.SequenceModel.forward, N.SequenceModel.backward, N.lstm_backward, R.free_run)
 
 
 def text_predictions(
