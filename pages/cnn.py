@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -127,7 +128,7 @@ def image_controls(frame: Frame) -> torch.Tensor | None:
     return builtin_image(source, side)
 
 
-def _filter_label(frame: Frame) -> Any:
+def _filter_label(frame: Frame) -> Callable[[str], str]:
     return lambda name: frame.t(f"filter_{name}")
 
 
@@ -223,7 +224,12 @@ def filters_view(frame: Frame, x: torch.Tensor) -> None:
 
 
 def feature_figures(
-    frame: Frame, x: torch.Tensor, z: np.ndarray, a: np.ndarray, labels: list[str], bank
+    frame: Frame,
+    x: torch.Tensor,
+    z: np.ndarray,
+    a: np.ndarray,
+    labels: list[str],
+    bank: torch.Tensor,
 ) -> None:
     image_col, kernel_col = st.columns([3, 2])
     image_col.plotly_chart(
@@ -486,7 +492,14 @@ def setup_controls(frame: Frame) -> tuple[training.Setup, int]:
     return setup, int(epochs)
 
 
-def live_run(frame: Frame, slot: str, key: tuple, make, workload: int, page: str) -> LiveRun:
+def live_run(
+    frame: Frame,
+    slot: str,
+    key: tuple,
+    make: Callable[[torch.device], Any],
+    workload: int,
+    page: str,
+) -> LiveRun:
     """This session's run in `slot` for `key`: a new one, make(device), when the key changed."""
     engine()  # started with the page, so that the first "Train" finds its workers ready
     run = st.session_state.get(slot)
@@ -573,7 +586,7 @@ def _fmt(value: float, percent: bool) -> str:
     return f"{100 * value:.1f}%" if percent else f"{value:.4f}"
 
 
-def live(frame: Frame, run: LiveRun, epochs: int, draw) -> None:
+def live(frame: Frame, run: LiveRun, epochs: int, draw: Callable[[], None]) -> None:
     """draw() redrawn from the worker's reports while it trains (a fragment on a timer)."""
 
     @st.fragment(run_every=frame.redraw_every(run))
@@ -670,7 +683,8 @@ def train_results(frame: Frame, run: LiveRun, epochs: int, sample: int) -> None:
         ),
         key="chart_filters",
     )
-    sample_maps(frame, t, sample)
+    if not frame.light(run):  # a busy server: the inner maps wait until the run pauses or ends
+        sample_maps(frame, t, sample)
     confusion(frame, t)
     finished = run.state == "done"
     change = cnn.filter_change(t)
