@@ -3,8 +3,8 @@
 `python -m bench.backprop [--reruns N]`: one `streamlit run app.py` and one of the empty bench
 app; a session on each experiment of /backprop (opened by its link) changes one control that does
 not retrain (the graph's step, the depth chart's seeds or depth, the training claim's epochs,
-the dead-ReLU step size), interleaved with the empty app's reruns so that drift on a shared machine hits both.
-Prints p50 and p95 in ms and as ratios against the empty app.
+the dead-ReLU step size), interleaved with the empty app's reruns so that drift on a shared
+machine hits both. Prints p50 and p95 in ms and as ratios against the empty app.
 """
 
 from __future__ import annotations

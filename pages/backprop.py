@@ -206,20 +206,25 @@ def depth_controls(frame: Frame) -> dict[str, Any]:
     left, middle, right = st.columns(3)
     with left:
         depth = frame.slider("depth", frame.t("depth"), 1, 50, 20)
-        width = frame.select_slider("width", frame.t("width"), WIDTHS, 16)
     with middle:
+        width = frame.select_slider("width", frame.t("width"), WIDTHS, 16)
+    with right:
+        seeds = frame.slider("seeds", frame.t("seeds"), 1, 5, 3)
+    # The five initialisations need the width of a whole row to show their names.
+    init = frame.segmented(
+        "init", frame.t("init"), DEPTH_INITS, "xavier",
+        format_func=lambda i: frame.t(f"init_{i}"),
+    )  # fmt: skip
+    left, middle, right = st.columns(3)
+    with left:
         acts = frame.multiselect(
             "acts", frame.t("activations"), list(DEPTH_ACTIVATIONS), list(DEPTH_ACTIVATIONS)
         )
-        init = frame.segmented(
-            "init", frame.t("init"), DEPTH_INITS, "xavier",
-            format_func=lambda i: frame.t(f"init_{i}"),
-        )  # fmt: skip
+    with middle:
         scale = frame.select_slider(
             "scale", frame.t("scale"), SCALES, 0.5, disabled=init != "custom"
         )
     with right:
-        seeds = frame.slider("seeds", frame.t("seeds"), 1, 5, 3)
         clip = frame.toggle("clip", frame.t("clip"), False)
         clip_norm = frame.select_slider(
             "clip_norm", frame.t("clip_norm"), CLIP_NORMS, 1.0, disabled=not clip

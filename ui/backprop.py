@@ -64,13 +64,13 @@ def step(index: int, nodes: int) -> Step:
 def _num(v: float, bare: bool = False) -> str:
     """A number inside a LaTeX formula, parenthesised when negative unless `bare`."""
     mantissa, _, exponent = f"{v:.3g}".partition("e")
-    text = mantissa + (rf"\cdot 10^{{{int(exponent)}}}" if exponent else "")
+    text = mantissa + (rf"\times 10^{{{int(exponent)}}}" if exponent else "")
     return f"({text})" if v < 0 and not bare else text
 
 
 def _terms(pairs: Sequence[tuple[float, float]]) -> str:
-    """(a)(b) + (c)(d) + …, at most SHOWN_UNITS terms."""
-    shown = " + ".join(f"{_num(a)}\\,{_num(b)}" for a, b in pairs[:SHOWN_UNITS])
+    """a·b + c·d + …, at most SHOWN_UNITS terms."""
+    shown = " + ".join(f"{_num(a)} \\cdot {_num(b)}" for a, b in pairs[:SHOWN_UNITS])
     return shown + (r" + \dots" if len(pairs) > SHOWN_UNITS else "")
 
 
@@ -165,15 +165,16 @@ def _backward_lines(g: Graph, index: int, activation: str, units: range) -> list
         slope = g.derivatives[int(node.name[1:]) - 1].cpu().numpy()
         f = rf"\mathrm{{{activation}}}'"
         lines = [rf"{_d(_unit(node.name, j))} = {_d(_unit(h.name, j))}\,{f}({_unit(node.name, j)})"
-                 rf" = {_num(d_h[j])}\,{f}({_num(z[j], True)}) = {_num(d_h[j])}\,{_num(slope[j])}"
-                 rf" = {_num(grad[j], True)}" for j in units]  # fmt: skip
+                 rf" = {_num(d_h[j])} \cdot {f}({_num(z[j], True)})"
+                 rf" = {_num(d_h[j])} \cdot {_num(slope[j])} = {_num(grad[j], True)}"
+                 for j in units]  # fmt: skip
     # The weights into this node get their gradient from the same delta: input times delta.
     source, h_in = _input_of(g, index)
     layer = _layer_of(g, index)
     dW = g.grads[layer][0].cpu().numpy()
     w = rf"W^{{({layer + 1})}}_{{11}}"
     lines.append(rf"{_d(w)} = {_unit(source, 0)}\,{_d(_unit(node.name, 0))}"
-                 rf" = {_num(h_in[0])}\,{_num(grad[0])} = {_num(dW[0, 0], True)}")  # fmt: skip
+                 rf" = {_num(h_in[0])} \cdot {_num(grad[0])} = {_num(dW[0, 0], True)}")  # fmt: skip
     return lines
 
 
