@@ -513,16 +513,18 @@ def memory_run(settings: R.MemorySettings) -> LiveRun | None:
     return run
 
 
-def _start_memory(settings: R.MemorySettings) -> None:
+def _start_memory(settings: R.MemorySettings, device: str) -> None:
     run = st.session_state.get("_rnn_memory")
     if run is None or run.key != settings:
-        run = LiveRun(settings, R.memory_job(settings), owner("rnn-memory"))
+        run = LiveRun(settings, R.memory_job(settings, device), owner("rnn-memory"))
         st.session_state["_rnn_memory"] = run
     if run.can_train(settings.epochs):
         run.start(engine(), settings.epochs)
 
 
-def memory_buttons(frame: Frame, settings: R.MemorySettings, run: LiveRun | None) -> None:
+def memory_buttons(
+    frame: Frame, settings: R.MemorySettings, run: LiveRun | None, device: torch.device
+) -> None:
     go_col, restart_col = st.columns(2)
     if run is not None and run.running:
         go_col.button(
@@ -533,7 +535,8 @@ def memory_buttons(frame: Frame, settings: R.MemorySettings, run: LiveRun | None
         stuck = run is not None and run.state in ("diverged", "lost", "capped")
         go_col.button(
             frame.t("mem_train"), key="mem_train", type="primary", icon=":material/play_arrow:",
-            on_click=_start_memory, args=(settings,), disabled=stuck, width="stretch",
+            on_click=_start_memory, args=(settings, str(device)), disabled=stuck,
+            width="stretch",
         )  # fmt: skip
     restart_col.button(
         frame.t("restart"), key="mem_restart", icon=":material/replay:", on_click=_restart,
@@ -549,7 +552,10 @@ def memory_view(frame: Frame, settings: R.MemorySettings) -> None:
         result = R.memory_result(settings, run.job)
         R.MEMORY_RESULTS.put(result)  # every later visitor with these settings sees it at once
     if result is None:
-        memory_buttons(frame, settings, run)
+        # Launch-bound like the page's other runs: one step's work decides the device.
+        device = frame.device(R.BATCH * 4 * settings.hidden)
+        frame.ran_on(frame.t("memory_what"), device)
+        memory_buttons(frame, settings, run, device)
         if run is None:
             st.info(frame.t("mem_waiting", count=len(R.memory_members(settings))))
         else:
@@ -610,6 +616,7 @@ def gradients_view(frame: Frame, settings: R.MemorySettings) -> None:
         st.info(frame.t("grad_need_sweep"))
         return
     curves = gradient_curves(settings, result.weights if result else None)
+    frame.ran_on(frame.t("gradients_what"), torch.device("cpu"))  # small and cached: the CPU
     frame.check(frame.t("check_dh"), curves["diff"], 1e-4)
     st.plotly_chart(
         figures.gradient_norms(

@@ -582,11 +582,13 @@ def memory_task(lag: int, n: int, seed: int) -> tuple[Tensor, Tensor]:
 FORGET_BIAS, INPUT_BIAS = 3.0, -2.0
 
 
-def memory_model(kind: str, settings: MemorySettings, seed: int) -> N.SequenceModel:
+def memory_model(
+    kind: str, settings: MemorySettings, seed: int, device: torch.device | str = "cpu"
+) -> N.SequenceModel:
     """The cell for the memory task. With `gate_bias`, gated cells start remembering: the LSTM's
     forget gate open (bias +3, f ≈ 0.95) and its input gate mostly shut (-2), the GRU's update
     gate near 1 (+3, keep the old state). Common initialisations for long memory."""
-    model = N.SequenceModel(kind, 2, settings.hidden, 1, seed)
+    model = N.SequenceModel(kind, 2, settings.hidden, 1, seed, device)
     H, b_hh = settings.hidden, model.params[3]
     if settings.gate_bias and kind == "lstm":
         b_hh[H : 2 * H] += FORGET_BIAS  # i, f, g, o: the f block
@@ -601,19 +603,23 @@ def memory_members(settings: MemorySettings) -> list[tuple[int, str, int]]:
     return [(lag, k, s) for lag in settings.lags for k in KINDS for s in range(settings.seeds)]
 
 
-def memory_trainer(settings: MemorySettings, lag: int, kind: str, seed: int) -> training.Trainer:
+def memory_trainer(
+    settings: MemorySettings, lag: int, kind: str, seed: int, device: torch.device | str = "cpu"
+) -> training.Trainer:
     X, y = memory_task(lag, settings.train + settings.test, 1000 + seed)
     data = training.Data(
         X[: settings.train], y[: settings.train], X[settings.train :], y[settings.train :],
         "binary", 2,
     )  # fmt: skip
     setup = training.Setup((), "tanh", "adam", settings.lr, BATCH, seed=seed)
-    return training.Trainer(data, setup, model=memory_model(kind, settings, seed))
+    model = memory_model(kind, settings, seed, device)
+    return training.Trainer(data, setup, device=device, model=model)
 
 
-def memory_job(settings: MemorySettings) -> training.Sweep:
+def memory_job(settings: MemorySettings, device: torch.device | str = "cpu") -> training.Sweep:
     """Every lag × cell × seed of the memory task as one job for the engine."""
-    return training.Sweep([memory_trainer(settings, *m) for m in memory_members(settings)])
+    members = memory_members(settings)
+    return training.Sweep([memory_trainer(settings, *m, device=device) for m in members])
 
 
 @dataclass(frozen=True, eq=False)
