@@ -89,8 +89,13 @@ def computed_graph(
     ours = backprop.graph(net.params, net.activation, xt, tt)
     theirs = reference.backprop.graph(net.params, activation, xt, tt)
     gap = bp.graph_gap(ours, theirs.values, theirs.grads, theirs.param_grads)
-    # A plain dict of tensors: st.cache_data pickles what it keeps.
+    # Tensors in tuples and a dict: st.cache_data pickles what it keeps.
     return {"graph": ours, "autograd": theirs.grads, "gap": gap}
+
+
+def label(name: str) -> str:
+    """A node's name as the page writes it: the output y is ŷ."""
+    return "ŷ" if name == "y" else name
 
 
 def _move_step(delta: int, last: int) -> None:
@@ -121,7 +126,8 @@ def graph_view(frame: Frame) -> None:
     with slider:
         index = frame.slider("step", frame.t("step", last=last), 0, last, last)
     s = bp.step(index, nodes)
-    st.caption(frame.t(f"phase_{s.phase}", node=g.nodes[s.current].name if s.current >= 0 else ""))
+    node = label(g.nodes[s.current].name) if s.current >= 0 else ""
+    st.caption(frame.t(f"phase_{s.phase}", node=node))
     st.plotly_chart(graph_figure(frame, g, s), key="chart_graph")
     lines = bp.chain_lines(g, s, activation)
     if lines:
@@ -147,7 +153,7 @@ def graph_figure(frame: Frame, g: backprop.Graph, s: bp.Step) -> Any:
     nodes = len(g.nodes)
     columns = [
         figures.Column(
-            "ŷ" if n.name == "y" else n.name,
+            label(n.name),
             n.value.numpy(),
             n.grad.numpy(),
             shows_value=i < s.values,
@@ -169,14 +175,14 @@ def node_table(frame: Frame, g: backprop.Graph, autograd: dict, s: bp.Step) -> N
         known = i >= nodes - s.grads
         theirs = autograd[node.name]
         for j, value in enumerate(node.value.tolist()):
-            name = "ŷ" if node.name == "y" else node.name
-            label = f"{name}[{j + 1}]" if len(node.value) > 1 else name
+            name = label(node.name)
+            unit = f"{name}[{j + 1}]" if len(node.value) > 1 else name
             if known:
                 ours, other = float(node.grad[j]), float(theirs[j])
                 cells = [f"{ours:.6g}", f"{other:.6g}", f"{abs(ours - other):.1e}"]
             else:
                 cells = ["—", "—", "—"]
-            rows.append([label, f"{value:.6g}", *cells])
+            rows.append([unit, f"{value:.6g}", *cells])
     if not rows:
         st.caption(frame.t("table_empty"))
         return
