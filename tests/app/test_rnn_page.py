@@ -297,7 +297,7 @@ def test_gradients_preset_holds_and_turning_the_gate_bias_off_fails():
 
 
 def test_trained_gradients_before_any_sweep_say_what_to_do():
-    at = open_page(PAGE, view="gradients", grad_weights="trained", lag="100", mem_seeds="5")
+    at = open_page(PAGE, view="gradients", grad_weights="trained", lag="80", mem_seeds="2")
     assert any("has not been run for these settings" in i.value for i in at.info)
 
 
