@@ -16,8 +16,10 @@ def test_a_grid_of_many_maps_is_one_heatmap_with_gaps_and_labels() -> None:
     fig = F.maps_grid(maps, [str(i) for i in range(64)], "maps", columns=8)
     assert len(heatmaps(fig)) == 1 and len(fig.data) == 2  # the maps and one text trace of labels
     z = np.asarray(fig.data[0].z, dtype=float)
-    assert z.shape == (8 * 13 - 1, 8 * 11 - 1)
-    assert np.isnan(z[12]).all() and np.isnan(z[:, 10]).all()  # a gap row and column
+    band = 3  # rows of room for labels: a fifth of a 12-row map, rounded up
+    assert z.shape == (8 * (12 + band) - band, 8 * 11 - 1)
+    assert np.isnan(z[12 : 12 + band]).all() and np.isnan(z[:, 10]).all()  # gap rows, a column
+    assert not np.isnan(z[12 + band, :10]).any()  # the second row of maps starts after the gap
     assert list(fig.data[1].text[:3]) == ["0", "1", "2"]
 
 

@@ -20,6 +20,7 @@ GREYS = [[0.0, "#000000"], [1.0, "#ffffff"]]
 SIGNED = [[0.0, PALETTE[0]], [0.5, "#ffffff"], [1.0, PALETTE[3]]]
 POSITIVE = [[0.0, "#ffffff"], [1.0, PALETTE[3]]]
 MAX_TILE_SIDE = 96  # a tile's longer side in cells, at most; finer maps are thinned to this
+LABEL_BAND = 0.2  # rows above each row of tiles kept for their labels, as a share of a tile
 HIDDEN_AXIS = {"visible": False, "showgrid": False, "zeroline": False, "constrain": "domain"}
 
 
@@ -56,14 +57,16 @@ def thin_step(side: int, limit: int = MAX_TILE_SIDE) -> int:
     return max(1, math.ceil(side / limit))
 
 
-def tile_rows(maps: np.ndarray, columns: int) -> np.ndarray:
-    """(U, H, W) maps row by row, first map top left, one NaN row/column between neighbours."""
+def tile_rows(maps: np.ndarray, columns: int, gap_rows: int = 1) -> np.ndarray:
+    """(U, H, W) maps row by row, first map top left, NaN between neighbours: one column, and
+    `gap_rows` rows (room for the next row's labels)."""
     count, h, w = maps.shape
     rows = math.ceil(count / columns)
-    out = np.full((rows * (h + 1) - 1, columns * (w + 1) - 1), np.nan, dtype=np.float32)
+    step = h + gap_rows
+    out = np.full((rows * step - gap_rows, columns * (w + 1) - 1), np.nan, dtype=np.float32)
     for k in range(count):
         r, c = divmod(k, columns)
-        out[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = maps[k]
+        out[r * step : r * step + h, c * (w + 1) : c * (w + 1) + w] = maps[k]
     return out
 
 
@@ -83,11 +86,13 @@ def maps_grid(
     values: bool = False,
     height: int | None = None,
     peak: float | None = None,
+    width_px: float = 760,
 ) -> go.Figure:
     """ONE heatmap of U maps (U, H, W), each scaled to its own largest |value|, labelled.
 
     `values` writes each cell's number in it (kernels: a few cells each); a `peak` scales every
     map by that one number instead, so that maps can be compared (a tiny difference stays pale).
+    `width_px` is about how wide the chart is drawn: it sets the automatic height.
     """
     maps = np.asarray(maps, np.float32)
     step = thin_step(max(maps.shape[1:]))
@@ -95,12 +100,13 @@ def maps_grid(
     count, h, w = maps.shape
     columns = max(1, min(columns, count))
     rows = math.ceil(count / columns)
+    band = max(1, math.ceil(LABEL_BAND * h))
     if values:
-        z = tile_rows(maps, columns)
+        z = tile_rows(maps, columns, band)
     elif peak is not None:
-        z = tile_rows(np.clip(maps / max(peak, 1e-30), -1 if signed else 0, 1), columns)
+        z = tile_rows(np.clip(maps / max(peak, 1e-30), -1 if signed else 0, 1), columns, band)
     else:
-        z = tile_rows(scaled(maps, signed), columns)
+        z = tile_rows(scaled(maps, signed), columns, band)
     trace: dict[str, Any] = {
         "type": "heatmap",
         "z": z,
@@ -123,7 +129,7 @@ def maps_grid(
     names = {
         "type": "scatter",
         "x": ((k % columns) * (w + 1) + (w - 1) / 2).astype(np.float32),
-        "y": ((k // columns) * (h + 1) - 0.9).astype(np.float32),
+        "y": ((k // columns) * (h + band) - 0.6).astype(np.float32),
         "text": np.asarray(list(labels)[: k.size], dtype=str),
         "mode": "text",
         "textposition": "top center",
@@ -131,17 +137,21 @@ def maps_grid(
         "showlegend": False,
         "hoverinfo": "skip",
     }
-    tile_px = min(220.0, 760 / columns)
-    auto = int(min(1400, max(200, 60 + rows * tile_px * (h + 3) / w)))
+    tile_px = min(220.0, width_px / columns)
+    auto = int(min(1400, max(200, 60 + rows * tile_px * (h + band) / w)))
     layout = _image_layout(title, height or auto)
-    layout["yaxis"]["range"] = [rows * (h + 1) - 0.5, -3.0]  # room above the first row's labels
+    layout["yaxis"]["range"] = [rows * (h + band) - band - 0.5, -band - 0.5]  # first row's labels
     layout["yaxis"].pop("autorange")
     return go.Figure(data=[trace, names], layout=layout)
 
 
-def kernels(kernels: np.ndarray, labels: Sequence[str], title: str, columns: int = 5) -> go.Figure:
-    """Small kernels (U, k, k) side by side with their numbers in the cells."""
-    return maps_grid(kernels, labels, title, columns, signed=True, values=True)
+def kernels(
+    kernels: np.ndarray, labels: Sequence[str], title: str, columns: int = 5, width_px: float = 260
+) -> go.Figure:
+    """Small kernels (U, k, k) side by side with their numbers in the cells; a label's "(...)"
+    goes on a second line, so that long names stay over their own kernel."""
+    labels = [label.replace(" (", "<br>(") for label in labels]
+    return maps_grid(kernels, labels, title, columns, signed=True, values=True, width_px=width_px)
 
 
 def shift_curves(
