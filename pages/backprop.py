@@ -330,12 +330,6 @@ def check_depth(frame: Frame, c: dict[str, Any]) -> None:
 # --- train each setting briefly: one sweep through the engine ------------------------------------
 
 
-@st.cache_resource
-def finished_sweeps() -> dict[tuple, np.ndarray]:
-    """Final losses of sweeps that ran to the end, for every session (same settings, same run)."""
-    return {}
-
-
 def learn_section(frame: Frame, c: dict[str, Any]) -> None:
     st.subheader(frame.t("learn_title"))
     inits = [*bp.LEARN_INITS, *(["custom"] if c["init"] == "custom" else [])]
@@ -344,7 +338,7 @@ def learn_section(frame: Frame, c: dict[str, Any]) -> None:
     setups = bp.learn_setups(c["depth"], c["width"], c["acts"], inits, c["scale"], c["clip"], 0)
     key = tuple(setups)
     names = [f"{s.activation} · {frame.t('init_' + s.init)}" for s in setups]
-    cached = finished_sweeps().get(key)
+    cached = bp.FINISHED_SWEEPS.get(key)  # the same settings train to the same result
     if cached is not None:
         st.caption(frame.t("learn_cached"))
         learn_results(frame, c, inits, names, cached, finished=True)
@@ -422,7 +416,7 @@ def live_learn(
         losses = bp.final_losses(sweep.history.columns(), len(names))
         finished = run.state in ("done", "diverged")
         if finished:
-            finished_sweeps()[key] = losses
+            bp.FINISHED_SWEEPS.put(key, losses)
         learn_results(frame, c, inits, names, losses, finished)
 
     results()

@@ -9,7 +9,9 @@ and where it fails; the page draws them with `Frame.verdict`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -31,6 +33,7 @@ LEARN_DATA = ("sine", 256, 0.1)  # (data set, points, noise): a 1-D curve to fit
 LEARN_OPTIMIZER, LEARN_LR, LEARN_BATCH, LEARN_EPOCHS = "sgd", 0.02, 32, 100
 LEARN_INITS = ("small", "xavier", "he", "large")
 SHOWN_UNITS = 4  # units per node written out in the chain rule (the rest: "…")
+STORED_SWEEPS = 256  # finished sweeps a server keeps (a dozen losses each), least recent out first
 
 
 # --- the graph, one node at a time ---------------------------------------------------------------
@@ -263,6 +266,32 @@ def learn_setups(
         for activation in activations
         for init in inits
     ]
+
+
+class SweepStore:
+    """Final losses of finished sweeps by their settings, shared by a server's sessions."""
+
+    def __init__(self, size: int = STORED_SWEEPS) -> None:
+        self._losses: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()  # sessions run in threads of their own
+        self._size = size
+
+    def get(self, key: Hashable) -> np.ndarray | None:
+        with self._lock:
+            losses = self._losses.get(key)
+            if losses is not None:
+                self._losses.move_to_end(key)
+            return losses
+
+    def put(self, key: Hashable, losses: np.ndarray) -> None:
+        with self._lock:
+            self._losses[key] = losses
+            self._losses.move_to_end(key)
+            while len(self._losses) > self._size:
+                self._losses.popitem(last=False)
+
+
+FINISHED_SWEEPS = SweepStore()
 
 
 def learn_data(seed: int) -> training.Data:

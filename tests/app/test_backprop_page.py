@@ -6,7 +6,6 @@ import json
 import time
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1.element_tree import Block
 
 from dlcore import activations
@@ -184,7 +183,6 @@ def rerun_until(at, done, limit_s: float = 180.0):
 
 
 def test_brief_training_of_every_setting_shows_who_learns_and_is_cached_for_others():
-    st.cache_resource.clear()  # a finished sweep from another test would skip the training
     at = open_page(PAGE, view="depth")
     at.button(key="learn_train").click().run()
     assert at.button(key="learn_pause").label == "Pause"

@@ -150,3 +150,12 @@ def test_learn_setups_cover_every_activation_and_init_with_plain_sgd():
         ("sigmoid", "small"), ("sigmoid", "he"), ("relu", "small"), ("relu", "he"),
     ]  # fmt: skip
     assert all(s.hidden == (8,) * 7 and s.optimizer == "sgd" and s.clip == 1.0 for s in setups)
+
+
+def test_the_sweep_store_keeps_the_most_recently_used_results():
+    store = bp.SweepStore(size=2)
+    store.put("a", np.array([1.0]))
+    store.put("b", np.array([2.0]))
+    assert store.get("a").tolist() == [1.0]  # "a" is now the most recent
+    store.put("c", np.array([3.0]))
+    assert store.get("b") is None and store.get("a") is not None and store.get("c") is not None
