@@ -14,7 +14,7 @@ throttled tab would) is dropped.
 
 Messages, over one pipe per worker:
 server -> worker   ("start", id, job bytes, target epoch, budget s) | ("stop", id) | ("drop", id)
-                   | ("pace", s between progress reports)
+                   | ("pace", s between progress reports) | ("tell", id, change for job.apply)
 worker -> server   ("progress", id, epoch, report, new history rows, compute s)
                    | ("done", id, job bytes, compute s, why) | ("failed", id, error text)
 Jobs travel as torch.save bytes: plain pickling would break an optimizer's shared views.
@@ -160,7 +160,9 @@ class _Scheduler:
             self.post_s = max(MIN_POST_S, float(args[0]))
         elif args[0] in self.jobs:
             job_id = args[0]
-            if kind == "stop":
+            if kind == "tell":
+                self._tell(job_id, args[1])
+            elif kind == "stop":
                 self._finish(job_id, "stopped")
             else:  # "drop": the session is gone, nobody wants the job back
                 self._forget(job_id)
@@ -175,6 +177,14 @@ class _Scheduler:
             job, target, budget_s, rows_sent=len(job.history), steps_posted=job.steps
         )
         self.turns.append(job_id)
+
+    def _tell(self, job_id: int, change: Any) -> None:
+        """A live change, made between two slices: at a step boundary the job records."""
+        try:
+            self.jobs[job_id].job.apply(change)
+        except Exception:  # a change the job refuses ends that job, not the worker
+            self._forget(job_id)
+            self.send(("failed", job_id, traceback.format_exc(limit=3)))
 
     def turn(self) -> None:
         """One slice of the next job in line; it reports, or finishes and goes back."""
@@ -262,6 +272,7 @@ class Ticket:
     seen: float = field(default_factory=time.monotonic)  # its session's last look
     away_since: float | None = None  # when its session's connection was first seen gone
     changed: threading.Event = field(default_factory=threading.Event)
+    told: list = field(default_factory=list)  # live changes for the job while it is queued
 
 
 @dataclass(frozen=True)
@@ -382,6 +393,18 @@ class Engine:
                 self._remove(ticket)
             return update
 
+    def tell(self, ticket: Ticket, change: Any) -> None:
+        """Send a live change to the ticket's job (its `apply`), which records the step it lands on.
+
+        A queued job gets it right after it starts; a job that already finished never sees it,
+        and the session makes the change on the copy it takes back (LiveRun.tell).
+        """
+        with self._lock:
+            if ticket.state == "running":
+                self._workers[ticket.worker].send(("tell", ticket.id, change))
+            elif ticket.state == "queued":
+                ticket.told.append(change)
+
     def stop(self, ticket: Ticket) -> None:
         """Ask the worker to hand the job back now; a queued job simply leaves the queue."""
         with self._lock:
@@ -432,7 +455,9 @@ class Engine:
             ticket.epochs_at_start = ticket.epoch
             worker.running.add(ticket.id)
             worker.send(("start", ticket.id, ticket.blob, ticket.target, ticket.budget_s))
-            ticket.blob = b""  # the worker has it now
+            for change in ticket.told:  # one pipe, in order: they land before its first slice
+                worker.send(("tell", ticket.id, change))
+            ticket.blob, ticket.told = b"", []  # the worker has them now
             ticket.changed.set()
         self._set_pace()
 
@@ -647,6 +672,8 @@ class LiveRun:
     error: str = ""  # why it was lost: "worker", "session ended", "failed: ..."
     extras: dict = field(default_factory=dict)  # what a page keeps beside its run
     ticket: Ticket | None = None
+    sent: list = field(default_factory=list)  # live changes told to the current ticket's job
+    changes_at_start: int = 0  # how many changes the job had recorded when it was submitted
 
     @property
     def running(self) -> bool:
@@ -654,15 +681,31 @@ class LiveRun:
         return self.state in ("queued", "running")
 
     def can_train(self, epochs: int) -> bool:
-        """Not training yet, short of `epochs`, and neither diverged nor lost."""
-        usable = self.state not in ("diverged", "lost")
+        """Not training yet, short of `epochs`, and neither diverged, capped nor lost."""
+        usable = self.state not in ("diverged", "capped", "lost")
         return usable and not self.running and self.job.epoch < epochs
 
     def start(self, engine: Engine, epochs: int) -> None:
         """Queue the job for a worker, with what is left of this run's compute budget."""
         budget = engine.settings.run_cap_s - self.compute_s
         self.ticket = engine.submit(self.owner, self.job, epochs, budget)
+        self.sent, self.changes_at_start = [], len(getattr(self.job, "changes", ()))
         self.state = "queued"
+
+    def tell(self, engine: Engine, change: Any) -> None:
+        """Change the job's live settings (`job.apply`): in the worker while one trains it."""
+        if self.ticket is None:
+            self.job.apply(change)
+            return
+        engine.tell(self.ticket, change)
+        self.sent.append(change)
+
+    def _catch_up(self) -> None:
+        """Make here the changes sent that the worker's job did not record before it ended."""
+        applied = len(getattr(self.job, "changes", ())) - self.changes_at_start
+        for change in self.sent[applied:]:
+            self.job.apply(change)
+        self.sent = []
 
     def poll(self, engine: Engine, epochs: int, wait_s: float = 0.0) -> None:
         """Take in what the worker reported since the last look."""
@@ -676,6 +719,7 @@ class LiveRun:
             self.job.follow(update.report)
         if update.state == "done" and update.result is None:  # left the queue before training
             self.ticket, self.state = None, "ready"
+            self._catch_up()
         elif update.state == "done":
             self._take_back(*update.result, epochs=epochs)
         elif update.state == "lost":
@@ -716,6 +760,7 @@ class LiveRun:
         """The worker's whole job, back at the end of its turn: the mirror becomes it."""
         self.job = from_bytes(blob)
         self.ticket = None
+        self._catch_up()
         cap = self.compute_s + spent_s if why == "budget" else math.inf
         self._judge(epochs, spent_s, cap)
 

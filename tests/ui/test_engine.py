@@ -103,6 +103,7 @@ def test_the_compute_budget_caps_a_run():
         run.start(capped, FAR)
         poll_until(capped, [run], FAR, lambda r: not r.running)
         assert run.state == "capped" and run.compute_s >= 1.0
+        assert not run.can_train(FAR)  # a page's Train button is off: Restart is the way on
         run.start(capped, FAR)  # nothing left of the budget: capped again at once
         poll_until(capped, [run], FAR, lambda r: not r.running)
         assert run.state == "capped"
