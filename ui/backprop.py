@@ -8,6 +8,7 @@ and where it fails; the page draws them with `Frame.verdict`.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections import OrderedDict
@@ -107,13 +108,33 @@ def _input_of(g: Graph, index: int) -> tuple[str, np.ndarray]:
 
 
 def chain_lines(g: Graph, s: Step, activation: str) -> list[str]:
-    """LaTeX lines for the node of step `s`: its formula with the current numbers put in."""
+    """LaTeX lines for the node of step `s`: its formula with the current numbers put in.
+
+    Going backward, the first line is the whole chain from the loss to this node (Jacobians
+    multiplied in order); the lines after it take one link of it with the numbers.
+    """
     if s.current < 0:
         return []
     units = range(min(len(g.nodes[s.current].value), SHOWN_UNITS))
     if s.phase == "forward":
         return _forward_lines(g, s.current, activation, units)
-    return _backward_lines(g, s.current, activation, units)
+    return [*chain_product(g, s.current), *_backward_lines(g, s.current, activation, units)]
+
+
+def _vector(name: str) -> str:
+    r"""A whole node in LaTeX: z_{2}, h_{1}, \hat y."""
+    return r"\hat y" if name == "y" else rf"{name[0]}_{{{name[1:]}}}"
+
+
+def chain_product(g: Graph, index: int) -> list[str]:
+    """∂L/∂node as the product of the links from the loss back to it, when there are two or more."""
+    path = [node.name for node in g.nodes[index:-1]][::-1]  # ŷ back to this node
+    if len(path) < 2:
+        return []
+    links = [_d(_vector(path[0]))]
+    links += [rf"\frac{{\partial {_vector(a)}}}{{\partial {_vector(b)}}}"
+              for a, b in itertools.pairwise(path)]  # fmt: skip
+    return [rf"{_d(_vector(path[-1]))} = " + r"\,".join(links)]
 
 
 def _forward_lines(g: Graph, index: int, activation: str, units: range) -> list[str]:

@@ -37,11 +37,16 @@ def test_chain_rule_lines_carry_the_numbers_that_make_each_gradient():
     lines = bp.chain_lines(g, bp.step(10, 6), "tanh")  # backward at z2
     derivative = float(g.derivatives[1][0])
     # dL/dz2_1 = dL/dh2_1 * tanh'(z2_1), each number written out, then the product
-    assert f"{float(h2.grad[0]):.3g}" in lines[0].replace("(", "").replace(")", "")
-    assert f"{derivative:.3g}" in lines[0]
-    assert lines[0].endswith(f"= {float(z2.grad[0]):.3g}")
+    assert f"{float(h2.grad[0]):.3g}" in lines[1].replace("(", "").replace(")", "")
+    assert f"{derivative:.3g}" in lines[1]
+    assert lines[1].endswith(f"= {float(z2.grad[0]):.3g}")
     assert math.isclose(float(z2.grad[0]), float(h2.grad[0]) * derivative, rel_tol=1e-12)
     assert r"W^{(2)}_{11}" in lines[-1]  # and the weight gradient from the same delta
+    # first the whole chain from the loss back to z2, link by link
+    assert lines[0].startswith(
+        r"\frac{\partial L}{\partial z_{2}} = \frac{\partial L}{\partial \hat y}"
+    )
+    assert lines[0].endswith(r"\frac{\partial h_{2}}{\partial z_{2}}")
     forward = bp.chain_lines(g, bp.step(1, 6), "tanh")
     assert len(forward) == 3 and r"x_{i}\,W^{(1)}_{i1}" in forward[0]
     assert bp.chain_lines(g, bp.step(0, 6), "tanh") == []
@@ -52,7 +57,8 @@ def test_chain_lines_show_at_most_four_units_and_terms():
     lines = bp.chain_lines(g, bp.step(1, 4), "relu")  # z1 has 6 units, x has 2 inputs
     assert len(lines) == bp.SHOWN_UNITS
     back = bp.chain_lines(g, bp.step(7, 4), "relu")  # backward at h1: one line per unit shown
-    assert len(back) == bp.SHOWN_UNITS and r"\frac{\partial L}{\partial h_{1,1}}" in back[0]
+    assert len(back) == 1 + bp.SHOWN_UNITS  # the chain from the loss, then one line per unit
+    assert r"\frac{\partial L}{\partial h_{1,1}}" in back[1]
     y = bp.chain_lines(g, bp.step(3, 4), "relu")  # ŷ sums 6 products: 4 written, then …
     assert r"+ \dots" in y[0]
 
