@@ -9,6 +9,7 @@ stop after any step (a time budget), so a page can train in short slices between
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +38,11 @@ LOSSES_OF_TASK: dict[str, tuple[str, ...]] = {
 HISTORY_COLUMNS = ("epoch", "train_loss", "test_loss", "train_accuracy", "test_accuracy")
 # The mini-batch order gets its own seed stream, apart from the weights' and the data's.
 _ORDER_SEED_OFFSET = 0x2545F491
+# What a trainer can change between two steps, keeping its weights and optimizer state
+# (`Trainer.apply`): the rest of a Setup makes the run what it is, and changing it is a new run.
+LIVE_SETTINGS: tuple[str, ...] = ("lr", "batch_size", "penalty", "lam", "clip", "hyper")
+# Optimizer hyper-parameters that shape the optimizer's state when it is made: fixed for a run.
+_FIXED_HYPER = frozenset({"nesterov", "centered", "amsgrad", "initial_accumulator_value"})
 
 
 class Data(NamedTuple):
@@ -67,6 +73,18 @@ class Setup:
     init: str = "auto"  # a rule of mlp.INITS
     init_scale: float = 1.0  # the weights' sigma when init is "custom"
     clip: float = 0.0  # the largest gradient norm a step may take; 0: no clipping
+    hyper: tuple[tuple[str, Any], ...] = ()  # optimizer hyper-parameters, e.g. (("momentum", 0.5),)
+
+
+def identity(setup: Setup) -> Setup:
+    """The setup with its live settings at fixed values: equal for runs that differ only live."""
+    return dataclasses.replace(setup, lr=0.0, batch_size=1, penalty="none", lam=0.0, clip=0.0,
+                               hyper=())  # fmt: skip
+
+
+def live_settings(setup: Setup) -> dict[str, Any]:
+    """The settings of `setup` that a running trainer can change (`Trainer.apply`)."""
+    return {name: getattr(setup, name) for name in LIVE_SETTINGS}
 
 
 class History:
@@ -214,11 +232,12 @@ class Trainer:
         if setup.clip < 0:
             raise ValueError(f"clipping norm must be >= 0 (0: off), got {setup.clip}")
         self.task, self.setup = data.task, setup
+        self.initial_setup = setup  # `setup` follows live changes (apply); this is how it began
         self.n_classes = data.n_classes
         self.loss_name = loss_name(data.task, setup.loss)
         self.loss = losses.get(self.loss_name, **dict(setup.loss_params))
         self.net = model if model is not None else mlp_model(data, setup, device, dtype)
-        self.opt = optim.get(setup.optimizer, self.flat_params, setup.lr)
+        self.opt = optim.get(setup.optimizer, self.flat_params, setup.lr, **dict(setup.hyper))
         self.X_train = data.X_train.to(device=device, dtype=dtype)
         self.X_test = data.X_test.to(device=device, dtype=dtype)
         self.y_train = data.y_train.to(device)
@@ -231,6 +250,7 @@ class Trainer:
         self.steps = 0
         self.diverged = False
         self.history = History(HISTORY_COLUMNS)
+        self.changes: list[dict[str, Any]] = []  # {"step", "epoch", "change"}, in order
         self._record()
 
     @property
@@ -273,6 +293,72 @@ class Trainer:
         # Reversed so that pop() hands them out in order.
         self._batches = [(X[i : i + size], T[i : i + size]) for i in range(0, n, size)][::-1]
 
+    def apply(self, change: Mapping[str, Any]) -> None:
+        """Change live settings now, between two steps; the weights and optimizer state stay.
+
+        `change` maps names of LIVE_SETTINGS to new values ("hyper": a mapping of the optimizer's
+        hyper-parameters to change). The change is recorded with the step it took effect at, so
+        that `replay` of the same changes at the same steps ends bit for bit where this run does.
+        A batch size change mid-epoch cuts the rest of this epoch's rows into the new size.
+        """
+        unknown = sorted(set(change) - set(LIVE_SETTINGS))
+        if unknown:
+            raise ValueError(f"cannot change {', '.join(unknown)} live; live: {LIVE_SETTINGS}")
+        values = dict(change)
+        if "hyper" in values:
+            values["hyper"] = self._changed_hyper(values["hyper"])
+        setup = dataclasses.replace(self.setup, **values)
+        if not (math.isfinite(setup.lr) and setup.lr >= 0):
+            raise ValueError(f"learning rate must be a finite number >= 0, got {setup.lr}")
+        if setup.batch_size < 1:
+            raise ValueError(f"batch size must be >= 1, got {setup.batch_size}")
+        if setup.clip < 0:
+            raise ValueError(f"clipping norm must be >= 0 (0: off), got {setup.clip}")
+        optim.penalty_gradient([], setup.penalty, setup.lam)  # rejects a bad kind or strength
+        self.opt.lr = setup.lr
+        self.opt.hyper.update(dict(setup.hyper))
+        if setup.batch_size != self.setup.batch_size and self._batches:
+            self._rebatch(setup.batch_size)
+        self.setup = setup
+        self.changes.append({"step": self.steps, "epoch": self.progress(), "change": values})
+
+    def _changed_hyper(self, hyper: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+        """The setup's hyper-parameters with `hyper` changed, checked like a new optimizer's."""
+        hyper = dict(hyper)  # a mapping, or a Setup's (name, value) pairs
+        fixed = sorted(set(hyper) & _FIXED_HYPER)
+        if self.opt.name == "rmsprop" and "momentum" in hyper:
+            fixed.append("momentum")  # its momentum buffer exists only if it started with one
+        if fixed:
+            raise ValueError(f"{', '.join(fixed)} of {self.opt.name} cannot change in a run")
+        merged = {**dict(self.setup.hyper), **dict(hyper)}
+        # A throwaway optimizer checks the values and brings them to the types the rules use.
+        checked = optim.get(self.opt.name, [torch.zeros(1)], self.setup.lr, **merged).hyper
+        return tuple(sorted((name, checked[name]) for name in merged))
+
+    def _rebatch(self, size: int) -> None:
+        """The rows left in this epoch, in their order, cut into batches of `size`."""
+        left = self._batches[::-1]  # pop() takes from the end: the next batch is last
+        X = torch.cat([x for x, _ in left])  # (R, F)
+        T = torch.cat([t for _, t in left])
+        self._batches = [(X[i : i + size], T[i : i + size]) for i in range(0, len(X), size)][::-1]
+
+    def progress(self) -> float:
+        """Epochs done, with the fraction of the current epoch's rows already trained on."""
+        if not self._batches:
+            return float(self.epoch)
+        left = sum(x.shape[0] for x, _ in self._batches)
+        return self.epoch + 1 - left / self.X_train.shape[0]
+
+    @torch.inference_mode()
+    def replay(self, changes: Sequence[Mapping[str, Any]], steps: int) -> None:
+        """Train to `steps` steps, making each recorded change at the step it was made at."""
+        for record in sorted(changes, key=lambda r: r["step"]):
+            while self.steps < record["step"]:
+                self.step()
+            self.apply(record["change"])
+        while self.steps < steps:
+            self.step()
+
     @torch.inference_mode()  # no autograd bookkeeping: about a fifth off every small step
     def run(self, epochs: int, budget_s: float = math.inf) -> int:
         """Steps until `epochs` epochs are done, the budget is spent or training diverges."""
@@ -288,7 +374,13 @@ class Trainer:
     def report(self) -> dict[str, Any]:
         """What a page draws while a worker trains: the counters and the weights (numpy)."""
         weights = [t.detach().cpu().numpy().copy() for t in self.flat_params]
-        return {"epoch": self.epoch, "steps": self.steps, "weights": weights}
+        return {
+            "epoch": self.epoch,
+            "steps": self.steps,
+            "weights": weights,
+            "setup": self.setup,
+            "changes": list(self.changes),
+        }
 
     def follow(self, report: Mapping[str, Any]) -> None:
         """Take in a `report` of the same run trained elsewhere (a mirror of a worker's job)."""
@@ -296,6 +388,8 @@ class Trainer:
             for mine, theirs in zip(self.flat_params, report["weights"], strict=True):
                 mine.copy_(torch.from_numpy(theirs))
         self.epoch, self.steps = report["epoch"], report["steps"]
+        # The worker applies live changes: the mirror shows the settings and marks it reached.
+        self.setup, self.changes = report["setup"], list(report["changes"])
 
     def _accuracy(self, output: Tensor, y: Tensor) -> float:
         if self.task == "regression" or y.numel() == 0:

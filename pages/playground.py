@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,15 @@ LEARNING_RATES = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 
 BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
 LAMBDAS = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
 EPOCHS = (10, 20, 50, 100, 200, 300, 500, 1000, 2000, 5000)
+# The one optimizer hyper-parameter the page offers, per optimizer: (URL key, options, default,
+# how it goes into the optimizer). Defaults are torch.optim's, so a plain link trains as before.
+HYPER_CONTROLS: dict[str, tuple[str, tuple[float, ...], float]] = {
+    "momentum": ("momentum", (0.5, 0.8, 0.9, 0.95, 0.99), 0.9),
+    "nesterov": ("momentum", (0.5, 0.8, 0.9, 0.95, 0.99), 0.9),
+    "adam": ("beta1", (0.0, 0.5, 0.8, 0.9, 0.95, 0.99), 0.9),
+    "rmsprop": ("alpha", (0.9, 0.95, 0.99, 0.999), 0.99),
+}
+LIVE, RESTART = ":material/bolt:", ":material/restart_alt:"  # label marks: live or a new run
 MAX_LAYERS, MAX_UNITS = 6, 16
 FEATURE_OPTIONS = {datasets.FEATURE_LABELS[f]: f for f in datasets.FEATURES}  # label -> name
 VIEWS = ("network", "units", "classes", "shapes", "linear")
@@ -110,28 +120,33 @@ def feature_control(frame: Frame, input_names: list[str]) -> list[str]:
 def network_controls(frame: Frame, seed: int) -> tuple[training.Setup, int]:
     """The net and its training; `seed` (the data's) also draws the weights and batch order."""
     st.subheader(frame.t("network_title"))
-    layers = frame.slider("layers", frame.t("layers"), 0, MAX_LAYERS, 2)
+    st.caption(frame.t("live_caption", live=LIVE, restart=RESTART))
+    layers = frame.slider("layers", _new_run(frame, "layers"), 0, MAX_LAYERS, 2)
     hidden = []
     columns = st.columns(2)
     for i in range(1, MAX_LAYERS + 1):
         if i <= layers:
             with columns[(i - 1) % 2]:
-                hidden.append(frame.slider(f"units{i}", frame.t("units", i=i), 1, MAX_UNITS, 4))
+                label = _new_run(frame, "units", i=i)
+                hidden.append(frame.slider(f"units{i}", label, 1, MAX_UNITS, 4))
     left, right = st.columns(2)
     with left:
-        act = frame.select("act", frame.t("activation"), activations.NAMES, "tanh")
+        act = frame.select("act", _new_run(frame, "activation"), activations.NAMES, "tanh")
         opt = frame.select(
-            "opt", frame.t("optimizer"), optim.NAMES, "adam",
+            "opt", _new_run(frame, "optimizer"), optim.NAMES, "adam",
             format_func=lambda o: frame.t(f"opt_{o}"),
         )  # fmt: skip
         penalty = frame.select(
-            "reg", frame.t("regularization"), optim.PENALTIES, "none",
+            "reg", _live(frame, "regularization"), optim.PENALTIES, "none",
             format_func=lambda p: frame.t(f"reg_{p}"),
         )  # fmt: skip
     with right:
-        lr = frame.select_slider("lr", frame.t("lr"), LEARNING_RATES, 0.01)
-        batch = frame.select_slider("batch", frame.t("batch"), BATCH_SIZES, 32)
-        lam = frame.select_slider("lam", frame.t("lam"), LAMBDAS, 0.001, disabled=penalty == "none")
+        lr = frame.select_slider("lr", _live(frame, "lr"), LEARNING_RATES, 0.01)
+        batch = frame.select_slider("batch", _live(frame, "batch"), BATCH_SIZES, 32)
+        lam = frame.select_slider(
+            "lam", _live(frame, "lam"), LAMBDAS, 0.001, disabled=penalty == "none"
+        )
+    hyper = hyper_control(frame, opt)
     epochs = frame.select_slider("epochs", frame.t("epochs"), EPOCHS, 300)
     setup = training.Setup(
         hidden=tuple(hidden),
@@ -142,8 +157,30 @@ def network_controls(frame: Frame, seed: int) -> tuple[training.Setup, int]:
         penalty=penalty,
         lam=float(lam) if penalty != "none" else 0.0,
         seed=seed,
+        hyper=hyper,
     )
     return setup, int(epochs)
+
+
+def _live(frame: Frame, key: str, **values: Any) -> str:
+    """A control's label marked as changing the running net in place."""
+    return f"{frame.t(key, **values)} {LIVE}"
+
+
+def _new_run(frame: Frame, key: str, **values: Any) -> str:
+    """A control's label marked as starting a new run."""
+    return f"{frame.t(key, **values)} {RESTART}"
+
+
+def hyper_control(frame: Frame, optimizer: str) -> tuple[tuple[str, Any], ...]:
+    """The optimizer's momentum-like hyper-parameter (live), as Setup.hyper; () for the others."""
+    if optimizer not in HYPER_CONTROLS:
+        return ()
+    key, options, default = HYPER_CONTROLS[optimizer]
+    value = float(frame.select_slider(key, _live(frame, f"hyper_{key}"), options, default))
+    if key == "beta1":
+        return (("betas", (value, optim.DEFAULT_HYPER["adam"]["betas"][1])),)
+    return ((key, value),)
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -227,7 +264,11 @@ def make_problem(frame: Frame, choice: dict[str, Any]) -> tuple[play.Problem, tu
 
 
 def live_run(frame: Frame, problem: play.Problem, setup: training.Setup, key: tuple) -> LiveRun:
-    """This session's run for the current data and setup: a fresh one when either changed."""
+    """This session's run for the current data and setup: a fresh one when `key` changed.
+
+    The key holds the data and the setup's identity (training.identity); a change of a live
+    setting reaches the run in place (follow_live_settings).
+    """
     engine()  # started with the page, so that the first "Train" finds its workers ready
     run = st.session_state.get("_run")
     if run is not None and run.key != key:
@@ -240,6 +281,21 @@ def live_run(frame: Frame, problem: play.Problem, setup: training.Setup, key: tu
         st.session_state["_run"] = run
     frame.ran_on(frame.t("training_what"), run.job.X_train.device)
     return run
+
+
+def follow_live_settings(run: LiveRun, setup: training.Setup) -> None:
+    """Tell the run the live settings the learner changed: it keeps training, from where it is.
+
+    While a worker trains it, the run's mirror hears of a change only later, so the settings
+    last told stand for it; otherwise the job itself is the record.
+    """
+    wanted = training.live_settings(setup)
+    told = run.extras.get("live") if run.running else None
+    have = told or training.live_settings(run.job.setup)
+    change = {name: value for name, value in wanted.items() if have[name] != value}
+    if change:
+        run.tell(engine(), change)
+    run.extras["live"] = wanted
 
 
 def baseline_run(
@@ -255,6 +311,8 @@ def baseline_run(
         shallow = dataclasses.replace(setup, hidden=setup.hidden[:1])
         trainer = training.Trainer(problem.data, shallow, device=device)
         base = st.session_state["_baseline"] = LiveRun(key, trainer, owner("playground-baseline"))
+    if base is not None:  # the twin trains as the learner's run does, changes included
+        follow_live_settings(base, setup)
     return base
 
 
@@ -500,8 +558,10 @@ def data_verdicts(
 
 
 def history_charts(frame: Frame, run: LiveRun) -> None:
-    """Loss (log scale) and, for classes, accuracy against the epoch, train and test."""
+    """Loss (log scale) and, for classes, accuracy against the epoch, train and test; each live
+    change a mark with its new value."""
     h = run.job.history
+    marks = play.change_marks(run.job)
     epochs = np.asarray(h.epoch, dtype=np.float32)
     charts = [("loss", h.train_loss, h.test_loss, run.job.loss.name)]
     if run.job.task != "regression":
@@ -515,7 +575,7 @@ def history_charts(frame: Frame, run: LiveRun) -> None:
             figures.history(
                 epochs, series, title=frame.t(f"{name}_title"), x_title=frame.t("epoch"),
                 y_title=frame.t(f"{name}_axis", loss=loss), log_y=name == "loss",
-                height=460 if len(charts) == 1 else 300,
+                height=460 if len(charts) == 1 else 300, marks=marks,
             ),
             key=f"chart_{name}",
         )  # fmt: skip
@@ -670,9 +730,12 @@ def checks(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     ours, theirs = t.gradients(X, T), reference_training.gradients(t, X, T)
     diff = max((a - b).abs().max().item() for a, b in zip(ours, theirs, strict=True))
     frame.check(frame.t("check_gradients"), diff, 1e-4)
-    upto = min(t.epoch, play.CHECK_EPOCHS)
+    # The twin trains with the settings the run began with: compared up to the first live change.
+    before_changes = math.floor(t.changes[0]["epoch"]) if t.changes else t.epoch
+    upto = min(t.epoch, play.CHECK_EPOCHS, before_changes)
     if upto and run.extras.get("check", {}).get("upto") != upto:
-        run.extras["check"] = {"upto": upto, **play.pytorch_replay(problem, t.setup, upto)}
+        replay = play.pytorch_replay(problem, t.initial_setup, upto)
+        run.extras["check"] = {"upto": upto, **replay}
     check = run.extras.get("check", {})
     if check.get("epochs"):
         frame.check(frame.t("check_curve", epochs=check["epochs"]), check["diff"], 1e-9)
@@ -736,8 +799,10 @@ def results_area(
         st.info(frame.t("no_data"))
         return
     problem, data_key = made
-    run = live_run(frame, problem, setup, (data_key, setup))
-    baseline_run(problem, setup, (data_key, setup), choice["name"], run.job.X_train.device)
+    key = (data_key, training.identity(setup))
+    run = live_run(frame, problem, setup, key)
+    follow_live_settings(run, setup)
+    baseline_run(problem, setup, key, choice["name"], run.job.X_train.device)
     run_buttons(frame, run, epochs)
     live_results(frame, problem, run, choice, epochs, view)
     if not run.running:  # the mirror lacks the optimizer state while a worker trains

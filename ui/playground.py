@@ -227,8 +227,48 @@ def sequential_code(trainer: training.Trainer, file_name: str) -> str:
 
 
 def history_csv(trainer: training.Trainer) -> str:
-    """Epoch, train/test loss and accuracy, one row per evaluation."""
-    return pd.DataFrame(trainer.history.columns()).to_csv(index=False)
+    """Epoch, train/test loss and accuracy, one row per evaluation; each live change a row too.
+
+    A change's row sits at its (fractional) epoch, with the step it took effect at and what
+    changed, so that the file alone says how the run was trained.
+    """
+    rows = pd.DataFrame(trainer.history.columns())
+    if not trainer.changes:
+        return rows.to_csv(index=False)
+    changes = pd.DataFrame(
+        {
+            "epoch": [c["epoch"] for c in trainer.changes],
+            "step": [c["step"] for c in trainer.changes],
+            "change": [change_label(c["change"]) for c in trainer.changes],
+        }
+    )
+    # A stable sort keeps each evaluation before a change made at the same epoch's end.
+    merged = pd.concat([rows, changes], ignore_index=True).sort_values("epoch", kind="stable")
+    return merged.to_csv(index=False)
+
+
+# Short, language-neutral names for what a live change set (the mark on the curves).
+_SETTING_SYMBOLS = {"lr": "η", "batch_size": "batch", "lam": "λ", "clip": "clip"}
+_HYPER_SYMBOLS = {"momentum": "μ", "alpha": "α", "eps": "ε", "dampening": "τ", "lr_decay": "δ"}
+
+
+def change_label(change: dict) -> str:
+    """'η=0.1, batch=8' for a change of Trainer.apply."""
+    parts = []
+    for name, value in change.items():
+        if name == "penalty":
+            parts.append(value.upper() if value != "none" else "no L1/L2")
+        elif name == "hyper":
+            for key, v in dict(value).items():
+                parts.append(f"β₁={v[0]:g}" if key == "betas" else f"{_HYPER_SYMBOLS[key]}={v:g}")
+        else:
+            parts.append(f"{_SETTING_SYMBOLS[name]}={value:g}")
+    return ", ".join(parts)
+
+
+def change_marks(trainer: training.Trainer) -> list[tuple[float, str]]:
+    """(epoch, label) of each live change, for the marks on the loss and accuracy curves."""
+    return [(c["epoch"], change_label(c["change"])) for c in trainer.changes]
 
 
 # --- verdicts: each claim judged from this run -------------------------------------------------

@@ -105,7 +105,7 @@ def twin_loss_curve(
     """
     s = trainer.setup
     weights = [p for p, covered in zip(leaves, trainer.net.penalized(), strict=True) if covered]
-    opt = optim.make(s.optimizer, leaves, s.lr)
+    opt = optim.make(s.optimizer, leaves, s.lr, **dict(s.hyper))
     X, T = trainer.X_train, trainer.T_train
     order = dltraining.order_generator(s.seed)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -110,11 +111,55 @@ def test_restart_goes_back_to_epoch_zero_with_the_same_start():
     assert metrics(at)["Train loss"] == first
 
 
-def test_changing_a_setting_starts_a_new_run():
+def test_a_shape_setting_starts_a_new_run_and_a_live_one_does_not():
     at = open_page(PAGE)
     step(at)
     at.select_slider(key="lr").set_value(0.1).run()
+    assert progress(at) == "Epoch 1 of 300"  # live: the same run goes on
+    at.selectbox(key="act").set_value("relu").run()
     assert progress(at) == "Epoch 0 of 300"
+
+
+def marks(at, key: str) -> list[str]:
+    """The labels of the marks (annotations) on chart `key`."""
+    spec = next(c.proto.spec for c in at.get("plotly_chart") if c.proto.id.endswith(key))
+    return [a["text"] for a in json.loads(spec)["layout"].get("annotations", [])]
+
+
+def test_a_learning_rate_change_mid_run_keeps_training_and_marks_the_curves():
+    at = open_page(PAGE, epochs="5000")
+    at.button(key="train").click().run()
+    rerun_until(at, lambda a: epoch_of(a) > 1)
+    at.select_slider(key="lr").set_value(0.1).run()
+    changed_at = epoch_of(at)
+    assert changed_at > 1 and at.button(key="pause").label == "Pause"  # no restart
+    rerun_until(at, lambda a: epoch_of(a) > changed_at + 1 and "η=0.1" in marks(a, "chart_loss"))
+    assert "η=0.1" in marks(at, "chart_acc")
+    at.button(key="pause").click().run()
+    run = at.session_state["_run"]
+    assert [c["change"] for c in run.job.changes] == [{"lr": 0.1}] and run.job.opt.lr == 0.1
+    csv = play.history_csv(run.job)
+    assert "η=0.1" in csv and ",change" in csv.splitlines()[0]
+    assert all_checks_pass(at)  # the PyTorch replay stops at the change
+
+
+def test_optimizer_hyper_parameter_and_penalty_change_in_place():
+    at = open_page(PAGE, opt="momentum")
+    step(at, 2)
+    at.select_slider(key="momentum").set_value(0.5).run()
+    at.selectbox(key="reg").set_value("l2").run()
+    step(at)
+    assert progress(at) == "Epoch 3 of 300"
+    job = at.session_state["_run"].job
+    assert job.opt.hyper["momentum"] == 0.5 and job.setup.penalty == "l2"
+    assert marks(at, "chart_loss") == ["μ=0.5", "L2, λ=0.001"]
+    assert all_checks_pass(at)
+
+
+def test_a_tampered_hyper_parameter_in_the_url_falls_back_to_its_default():
+    at = open_page(PAGE, opt="adam", beta1="7")
+    assert at.select_slider(key="beta1").value == 0.9
+    assert not at.exception
 
 
 @pytest.mark.parametrize("name", ["xor", "blobs", "spiral", "moons", "plane", "hill"])

@@ -115,3 +115,42 @@ def test_the_spiral_claim_is_judged_held_after_training(app):
     expect(verdict).to_contain_text("Held", timeout=90_000)
     expect(verdict).to_contain_text(re.compile(r"reaches test accuracy 0\.[89]\d*"))
     app.idle()
+
+
+def test_the_learning_rate_changes_while_training_without_a_restart(app):
+    app.open("/playground?epochs=5000&batch=8&points=1000")  # slow epochs: time to change
+    progress = app.main.get_by_test_id("stProgress")
+    app.main.get_by_role("button", name="Train").click()
+    expect(progress).to_contain_text(re.compile(r"Epoch ([2-9]|\d{2,}) of 5000"))
+    before = epoch(progress.text_content())
+    lr = app.main.locator(".st-key-lr").get_by_role("slider")
+    lr.focus()
+    lr.press("ArrowRight")  # 0.01 -> 0.03
+    loss_chart = app.main.locator(".st-key-chart_loss .js-plotly-plot")
+    expect(loss_chart).to_contain_text("η=0.03")  # the mark, with the new value
+    assert epoch(progress.text_content()) >= before  # the same run goes on
+    expect(app.main.get_by_role("button", name="Pause")).to_be_visible()
+    app.main.get_by_role("button", name="Pause").click()
+    expect(app.main.get_by_role("button", name="Train")).to_be_visible()
+    app.idle()
+
+
+def test_the_playground_on_a_phone_with_a_finger(browser, base_url):
+    phone = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
+    context = browser.new_context(**phone, locale="en-US", timezone_id="UTC")
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{base_url}/playground?epochs=5000")
+        main = page.get_by_test_id("stMain")
+        expect(main.locator(".st-key-chart_map .js-plotly-plot")).to_be_visible()
+        main.get_by_role("button", name="Train").tap()
+        progress = main.get_by_test_id("stProgress")
+        expect(progress).to_contain_text(re.compile(r"Epoch ([2-9]|\d{2,}) of 5000"))
+        main.get_by_role("button", name="Pause").tap()
+        expect(main.get_by_role("button", name="Train")).to_be_visible()
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+        assert not errors, errors
+    finally:
+        context.close()

@@ -628,8 +628,12 @@ def history(
     y_title: str,
     log_y: bool = False,
     height: int = 460,
+    marks: Sequence[tuple[float, str]] = (),
 ) -> go.Figure:
-    """One line per series (train / test loss, accuracy, ...) against the epoch."""
+    """One line per series (train / test loss, accuracy, ...) against the epoch.
+
+    `marks` are (epoch, label) pairs, e.g. live setting changes: a dashed line and its label each.
+    """
     keep = thin(len(epochs))
     x = np.asarray(epochs)[keep]
     traces = [
@@ -648,7 +652,26 @@ def history(
     fig_layout: dict[str, Any] = {"height": height, "legend": legend}
     if log_y:
         fig_layout["yaxis"] = {"title": {"text": y_title}, **LOG_AXIS}
+    if marks:
+        fig_layout["shapes"], fig_layout["annotations"] = _mark_lines(marks)
     return figure(traces, title, x_title, y_title, hovermode="x unified", **fig_layout)
+
+
+def _mark_lines(marks: Sequence[tuple[float, str]]) -> tuple[list[dict], list[dict]]:
+    """Vertical dashed lines across the plot at each mark's epoch, labels staggered in height."""
+    shapes, notes = [], []
+    for i, (x, label) in enumerate(marks):
+        shapes.append(
+            {"type": "line", "x0": x, "x1": x, "yref": "paper", "y0": 0, "y1": 1,
+             "line": {"color": GREY, "width": 1, "dash": "dash"}}
+        )  # fmt: skip
+        # Three heights in turn, so that labels of changes made close together do not overlap.
+        notes.append(
+            {"x": x, "yref": "paper", "y": 0.98 - 0.08 * (i % 3), "text": label,
+             "showarrow": False, "xanchor": "left", "font": {"size": 11},
+             "bgcolor": "rgba(255,255,255,0.7)"}
+        )  # fmt: skip
+    return shapes, notes
 
 
 def thin(n: int, limit: int = MAX_POINTS) -> np.ndarray:
