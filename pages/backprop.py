@@ -401,7 +401,7 @@ def live_learn(
 ) -> None:
     """Progress and results, redrawn from the worker's reports while the sweep trains."""
 
-    @st.fragment(run_every=frame.redraw_every(run))
+    @frame.live(run)
     def results() -> None:
         was_running = run.running
         if was_running:

@@ -589,7 +589,7 @@ def _fmt(value: float, percent: bool) -> str:
 def live(frame: Frame, run: LiveRun, epochs: int, draw: Callable[[], None]) -> None:
     """draw() redrawn from the worker's reports while it trains (a fragment on a timer)."""
 
-    @st.fragment(run_every=frame.redraw_every(run))
+    @frame.live(run)
     def results() -> None:
         if run.running:
             run.poll(engine(), epochs)

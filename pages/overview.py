@@ -65,7 +65,7 @@ def why_now(frame: Frame) -> None:
     grid = studies.scale_grid(data)
     views = _look(grid)
 
-    @st.fragment(run_every=frame.redraw_every(*views))
+    @frame.live(*views)
     def results() -> None:
         now = _look(grid)
         if any(v.running for v in views) and (

@@ -318,6 +318,24 @@ class Frame:
         self._checks.append(Check(label, diff, tolerance))
 
     # -- a live training run: its redraw timer and its state, the same on every page -------------
+    def live(self, *runs: LiveRun) -> Callable[[Callable[[], None]], Callable[[], None]]:
+        """Decorates the charts that redraw on the server's pace while any of `runs` trains.
+
+        A fragment rerun runs in a script thread of its own, like a full run: torch's thread
+        count is set there too, or its ops would spread over every core under load.
+        """
+
+        def decorate(draw: Callable[[], None]) -> Callable[[], None]:
+            @st.fragment(run_every=self.redraw_every(*runs))
+            @functools.wraps(draw)  # the fragment's id comes from the page's function
+            def redraw() -> None:
+                server_tuning.set_torch_threads()
+                draw()
+
+            return redraw
+
+        return decorate
+
     def redraw_every(self, *runs: LiveRun) -> float | None:
         """The live charts' timer: the server's pace while any of `runs` trains, else none."""
         if not any(run.running for run in runs):
