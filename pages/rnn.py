@@ -515,6 +515,16 @@ def memory_run(settings: R.MemorySettings) -> LiveRun | None:
     return run
 
 
+def memory_outcome(settings: R.MemorySettings) -> R.MemoryResult | None:
+    """The sweep's result for these settings: from this server's store, or from this session's
+    finished run (stored then, so that every later visitor with these settings sees it)."""
+    result, run = R.MEMORY_RESULTS.get(settings), memory_run(settings)
+    if result is None and run is not None and run.state == "done":
+        result = R.memory_result(settings, run.job)
+        R.MEMORY_RESULTS.put(result)
+    return result
+
+
 def _start_memory(settings: R.MemorySettings, device: str) -> None:
     run = st.session_state.get("_rnn_memory")
     if run is None or run.key != settings:
@@ -548,16 +558,8 @@ def memory_buttons(
 
 def memory_view(frame: Frame, settings: R.MemorySettings) -> None:
     st.markdown(frame.t("memory_claim", lags=", ".join(map(str, settings.lags))))
-    result = R.MEMORY_RESULTS.get(settings)
-    run = memory_run(settings)
-    if run is not None and run.state == "done" and result is None:
-        result = R.memory_result(settings, run.job)
-        R.MEMORY_RESULTS.put(result)  # every later visitor with these settings sees it at once
+    result, run = memory_outcome(settings), memory_run(settings)
     if result is None:
-        # Launch-bound like the page's other runs: one step's work decides the device.
-        device = frame.device(R.BATCH * 4 * settings.hidden)
-        frame.ran_on(frame.t("memory_what"), device)
-        memory_buttons(frame, settings, run, device)
         if run is None:
             st.info(frame.t("mem_waiting", count=len(R.memory_members(settings))))
         else:
@@ -613,7 +615,7 @@ def gradients_view(frame: Frame, settings: R.MemorySettings) -> None:
         "grad_weights", frame.t("grad_weights"), ("start", "trained"), "start",
         format_func=lambda s: frame.t(f"grad_{s}"),
     )  # fmt: skip
-    result = R.MEMORY_RESULTS.get(settings) if source == "trained" else None
+    result = memory_outcome(settings) if source == "trained" else None
     if source == "trained" and result is None:
         st.info(frame.t("grad_need_sweep"))
         return
@@ -723,6 +725,12 @@ def results_area(
     if prep is not None:
         key = (made[1], net["window"], net["hidden"], net["lr"], net["seed"], frame.device_choice)
         run = series_run(frame, prep, net, key)
+    if view == "memory" and memory_outcome(settings) is None:
+        # Outside the live fragment, like every run's buttons: a click reruns the whole page,
+        # which starts the fragment's timer.
+        device = frame.device(R.BATCH * 4 * settings.hidden)  # launch-bound: one step decides
+        frame.ran_on(frame.t("memory_what"), device)
+        memory_buttons(frame, settings, memory_run(settings), device)
     if view in SERIES_VIEWS:
         run_buttons(frame, run, net["epochs"])
         if view == "predict":

@@ -77,3 +77,16 @@ def test_the_page_in_chinese(new_app):
     expect(app.title).to_have_text("RNN、LSTM 与 GRU")
     expect(app.main.locator(".st-key-verdict_gradients")).to_contain_text("门控缓解了")
     app.idle()
+
+
+def test_the_memory_sweep_trains_and_is_judged(new_app):
+    """Train lives outside the live fragment: pressed, the sweep's chart moves until its end."""
+    app = new_app().open("/rnn?view=memory&lag=12&mem_seeds=1")
+    verdict = app.main.locator(".st-key-verdict_memory")
+    expect(verdict).to_contain_text("Train to see")
+    app.main.locator(".st-key-mem_train button").click()
+    expect(verdict).to_contain_text("Did not hold here", timeout=120_000)
+    expect(verdict).to_contain_text("raise Longest lag T")  # at lags up to 12 the RNN copes
+    expect(app.main.locator(".st-key-chart_memory .js-plotly-plot")).to_be_visible()
+    expect(app.main.locator(".st-key-mem_train")).to_have_count(0)  # a result needs no Train
+    app.idle()
