@@ -75,3 +75,9 @@ def test_gradient_norms_on_a_log_axis_from_step_one() -> None:
     assert fig.data[0].x[0] == 1 and len(fig.data[0].x) == 20
     assert np.isnan(fig.data[0].y[0])  # a zero cannot be drawn on a log axis
     np.testing.assert_allclose(fig.data[1].y[0], 1e-12, rtol=1e-5)
+
+
+def test_loss_curves_before_training_show_their_one_point() -> None:
+    curves = {"gru": ("GRU", np.zeros(1), np.array([2.6]), np.array([2.7]))}
+    fig = figures.loss_curves(curves, "loss", "epoch", "ce", " (test)")
+    assert [trace.mode for trace in fig.data] == ["markers", "markers"]

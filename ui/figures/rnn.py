@@ -91,12 +91,13 @@ def loss_curves(
     """cell -> (name, epochs, train, test): train solid, test dotted, one colour per cell."""
     traces = []
     for kind, (name, epochs, train, test) in curves.items():
+        mode = "lines" if len(epochs) > 1 else "markers"  # before training: one point each
         for values, suffix, dash in ((train, "", "solid"), (test, test_suffix, "dot")):
             y = _f32(values)
             y = np.where(np.isfinite(y) & ((y > 0) | (not log_y)), y, np.float32(np.nan))
             traces.append(
                 {"type": "scatter", "x": _f32(epochs), "y": y, "name": name + suffix,
-                 "mode": "lines", "line": {"color": CELL_COLORS[kind], "width": 2.2, "dash": dash}}
+                 "mode": mode, "line": {"color": CELL_COLORS[kind], "width": 2.2, "dash": dash}}
             )  # fmt: skip
     layout: dict[str, Any] = {"height": 380}
     if log_y:
