@@ -4,6 +4,7 @@ fails and succeeds; gradients through time; next-step prediction trained live.""
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -473,16 +474,23 @@ def predict_view(frame: Frame, prep: R.NextStep, run: LiveRun, horizon: int) -> 
     frame.show_code(N.SequenceModel.forward, N.SequenceModel.backward, N.lstm_backward, R.free_run)
 
 
+def _label(text: str, width: int = 10) -> str:
+    """text right-aligned in `width` columns of a monospaced block (CJK characters take two)."""
+    columns = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return " " * max(0, width - columns) + text
+
+
 def text_predictions(
     frame: Frame, prep: R.NextStep, run: LiveRun, ahead: dict[str, np.ndarray]
 ) -> None:
     """The held-out text, each cell's next-character guesses for it, and its continuation."""
     series = prep.series
     truth = series.text(prep.split)
-    lines = [f"{frame.t('truth'):>10}: {truth}"]
+    lines = [f"{_label(frame.t('truth'))}: {truth}"]
     for k in R.KINDS:
         guessed = R.one_step(prep, member_of(run, k))[prep.split - prep.window :]
-        lines.append(f"{frame.t(f'cell_{k}'):>10}: " + "".join(series.vocab[i] for i in guessed))
+        guesses = "".join(series.vocab[i] for i in guessed)
+        lines.append(f"{_label(frame.t(f'cell_{k}'))}: {guesses}")
     st.caption(frame.t("text_caption"))
     st.code("\n".join(lines), language=None)
     st.caption(frame.t("text_continuation"))
@@ -490,7 +498,7 @@ def text_predictions(
     lines = []
     for k in R.KINDS:
         made = "".join(series.vocab[int(i)] for i in ahead[k])
-        lines.append(f"{frame.t(f'cell_{k}'):>10}: …{tail}⟨{made}⟩")
+        lines.append(f"{_label(frame.t(f'cell_{k}'))}: …{tail}⟨{made}⟩")
     st.code("\n".join(lines), language=None)
 
 
