@@ -135,7 +135,7 @@ def uploaded_series(frame: Frame) -> tuple[R.Series, tuple] | None:
         st.caption(uploads.reading_note(table, frame.lang))
         numeric = uploads.numeric_columns(table)
         if not numeric:
-            raise uploads.UploadError("upload_no_numeric_features")
+            raise InputError("err_no_numbers")
         name = st.selectbox(frame.t("upload_column"), numeric, index=len(numeric) - 1,
                             key="upload_column")  # fmt: skip
         dated = [c for c in R.date_columns(table) if c != name]

@@ -245,7 +245,7 @@ def test_uploaded_column_with_dates_gaps_and_missing_values_is_reported_and_trai
     "name,data,expected",
     [
         ("pic.csv", b"\x89PNG\r\n\x1a\n" + bytes(100), "PNG image"),
-        ("words.csv", b"a,b\nx,y\nu,v\n" * 10, "nothing to use"),
+        ("words.csv", b"a,b\nx,y\nu,v\n" * 10, "a series needs one column of numbers"),
         ("short.csv", b"x\n" + b"1\n2\n3\n", "at least 24"),
         ("bare.csv", b"1.5\n2.5\n" * 20, "not column names"),
         ("flat.csv", b"x\n" + b"7\n" * 30, "nothing to predict"),
