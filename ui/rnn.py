@@ -347,9 +347,19 @@ def free_run(prep: NextStep, model: N.SequenceModel, steps: int) -> np.ndarray:
 
 
 def test_errors(prep: NextStep, sweep: training.Sweep) -> dict[str, float]:
-    """Each cell's held-out score: MSE (standardised) for numbers, accuracy for text."""
-    key = "test_accuracy" if prep.series.is_text else "test_loss"
-    return {k: m.history.columns()[key][-1] for k, m in zip(KINDS, sweep.members, strict=True)}
+    """Each cell's newest held-out score: MSE (standardised) for numbers, accuracy for text.
+
+    Read from the sweep's long history: while a worker trains, that is what the session's
+    mirror of the job receives (its members' own histories stay as they were).
+    """
+    columns = sweep.history.columns()
+    newest: dict[int, float] = {}
+    for member, value in zip(
+        columns["member"], columns["test_accuracy" if prep.series.is_text else "test_loss"],
+        strict=True,
+    ):  # fmt: skip
+        newest[member] = value  # rows come in order
+    return {kind: newest.get(i, math.nan) for i, kind in enumerate(KINDS)}
 
 
 def naive_score(prep: NextStep) -> float:

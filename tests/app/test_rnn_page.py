@@ -136,9 +136,11 @@ def test_one_epoch_trains_all_three_cells_and_they_still_match_pytorch():
 
 def test_train_in_a_worker_pause_resume_and_restart():
     at = open_page(PAGE, view="predict", epochs="1000")
+    before = metrics(at)
     click(at, "train")
     assert at.button(key="pause").label == "Pause"
     rerun_until(at, lambda a: int(progress(a).split()[1]) > 0)
+    assert metrics(at) != before  # the held-out scores follow the worker's reports
     click(at, "pause")
     paused = progress(at)
     run_ok(at)

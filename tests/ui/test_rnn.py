@@ -7,6 +7,7 @@ must say held; each verdict is also shown failing on a case where its claim does
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 import pandas as pd
@@ -160,6 +161,12 @@ def test_the_three_cells_train_as_one_job_and_forecast_past_the_end() -> None:
     first = prep.units(job.members[1].net.predict(last)[0, 0].double().numpy())
     assert ahead[0] == pytest.approx(first, rel=1e-6)
     assert R.one_step(prep, job.members[0]).shape == (108,)
+    scores = R.test_errors(prep, job)
+    assert scores == {k: m.history.test_loss[-1] for k, m in zip(R.KINDS, job.members, strict=True)}
+    # A session's mirror gets only the sweep's rows while a worker trains: they are what counts.
+    job.history.extend({"member": [2], "epoch": [4], "train_loss": [0.5], "test_loss": [0.25],
+                        "train_accuracy": [math.nan], "test_accuracy": [math.nan]})  # fmt: skip
+    assert R.test_errors(prep, job)["gru"] == 0.25
 
 
 def test_checks_against_pytorch_are_tiny() -> None:
