@@ -297,14 +297,17 @@ class Trainer:
         """Change live settings now, between two steps; the weights and optimizer state stay.
 
         `change` maps names of LIVE_SETTINGS to new values ("hyper": a mapping of the optimizer's
-        hyper-parameters to change). The change is recorded with the step it took effect at, so
-        that `replay` of the same changes at the same steps ends bit for bit where this run does.
-        A batch size change mid-epoch cuts the rest of this epoch's rows into the new size.
+        hyper-parameters to change); "param": (i, element, value) sets one number of
+        flat_params[i] (a weight edited by hand). The change is recorded with the step it took
+        effect at, so that `replay` of the same changes at the same steps ends bit for bit where
+        this run does. A batch size change mid-epoch cuts the rest of this epoch's rows into the
+        new size.
         """
-        unknown = sorted(set(change) - set(LIVE_SETTINGS))
+        unknown = sorted(set(change) - {*LIVE_SETTINGS, "param"})
         if unknown:
             raise ValueError(f"cannot change {', '.join(unknown)} live; live: {LIVE_SETTINGS}")
         values = dict(change)
+        edit = self._checked_edit(values.pop("param")) if "param" in values else None
         if "hyper" in values:
             values["hyper"] = self._changed_hyper(values["hyper"])
         setup = dataclasses.replace(self.setup, **values)
@@ -320,7 +323,33 @@ class Trainer:
         if setup.batch_size != self.setup.batch_size and self._batches:
             self._rebatch(setup.batch_size)
         self.setup = setup
+        if edit is not None:
+            index, element, value = edit
+            with torch.no_grad():  # in place: the optimizer holds these very tensors
+                self.flat_params[index][element] = value
+            values["param"] = edit
         self.changes.append({"step": self.steps, "epoch": self.progress(), "change": values})
+
+    def _checked_edit(self, edit: Sequence[Any]) -> tuple[int, tuple[int, ...], float]:
+        """(i, element, value) of a hand edit, checked against flat_params' shapes."""
+        try:
+            index, element, value = edit
+            index, element, value = int(index), tuple(int(e) for e in element), float(value)
+        except (TypeError, ValueError):
+            message = f"an edit is (parameter index, element index, value), got {edit!r}"
+            raise ValueError(message) from None
+        params = self.flat_params
+        if not 0 <= index < len(params):
+            raise ValueError(f"parameter index {index} is not in [0, {len(params)})")
+        shape = tuple(params[index].shape)
+        inside = len(element) == len(shape) and all(
+            0 <= e < n for e, n in zip(element, shape, strict=True)
+        )
+        if not inside:
+            raise ValueError(f"element {element} is not inside a parameter shaped {shape}")
+        if not math.isfinite(value):
+            raise ValueError(f"a weight must be a finite number, got {value}")
+        return index, element, value
 
     def _changed_hyper(self, hyper: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
         """The setup's hyper-parameters with `hyper` changed, checked like a new optimizer's."""

@@ -13,15 +13,15 @@ import torch
 
 from dlcore import activations, datasets, mlp, optim, training
 from dlcore.reference import training as reference_training
-from ui import i18n, upload_view, uploads
+from ui import drawing, i18n, upload_view, uploads
 from ui import playground as play
 from ui.engine import LiveRun, engine, owner
 from ui.figures import playground as figures
 from ui.page import Frame, source
 from ui.verdict import Verdict
 
-UPLOAD = "upload"
-DATA_SETS = (*datasets.CLASSIFICATION, *datasets.REGRESSION, UPLOAD)
+UPLOAD, DRAW = "upload", "draw"
+DATA_SETS = (*datasets.CLASSIFICATION, *datasets.REGRESSION, DRAW, UPLOAD)
 K_RANGE = {"blobs": datasets.BLOB_CLASSES, "spiral": datasets.SPIRAL_ARMS}
 POINTS = (50, 100, 200, 300, 500, 1000, 2000)
 LEARNING_RATES = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
@@ -86,7 +86,7 @@ def data_controls(frame: Frame) -> dict[str, Any]:
     if name in K_RANGE:
         lo, hi = K_RANGE[name]
         choice["k"] = frame.slider("classes", frame.t("classes"), lo, hi, 3)
-    if name != UPLOAD:
+    if name not in (UPLOAD, DRAW):
         choice["n"] = frame.select_slider("points", frame.t("points"), POINTS, 500)
         choice["noise"] = frame.slider("noise", frame.t("noise"), 0.0, 2.0, 0.5, step=0.05)
     choice["test"] = frame.slider("test", frame.t("test"), 10, 50, 20, step=5, format="%d%%")
@@ -250,9 +250,165 @@ def _sample_downloads(label: str) -> None:
             )  # fmt: skip
 
 
+DRAWN, DRAWN_UNDO, BOARD_VERSION = "_drawn", "_drawn_undo", "_board_version"
+BOARD_TOOLS_REMOVED = ["zoom2d", "pan2d", "zoomIn2d", "zoomOut2d", "autoScale2d", "resetScale2d",
+                       "lasso2d", "toImage"]  # fmt: skip
+MAX_UNDO = 100
+
+
+def draw_problem(frame: Frame, choice: dict[str, Any]) -> tuple[play.Problem, tuple] | None:
+    """The learner's own points: a board to click (or box with a finger), tools, a link code."""
+    st.caption(frame.t("draw_how"))
+    task = frame.segmented(
+        "draw_task", frame.t("draw_task"), drawing.TASKS, "classes",
+        format_func=lambda k: frame.t(f"draw_task_{k}"), on_change=_forget_drawing,
+    )  # fmt: skip
+    board = st.container()
+    label_col, tool_col = st.columns(2)
+    with label_col:
+        if task == "classes":
+            frame.segmented(
+                "draw_class", frame.t("draw_class"), tuple(range(drawing.MAX_CLASSES)), 0,
+                format_func=lambda c: frame.t("draw_class_n", c=c),
+            )  # fmt: skip
+        else:
+            frame.slider("draw_value", frame.t("draw_value"), -1.0, 1.0, 0.5, step=0.1)
+    with tool_col:
+        frame.segmented(
+            "draw_tool", frame.t("draw_tool"), ("add", "erase"), "add",
+            format_func=lambda k: frame.t(f"draw_tool_{k}"),
+        )  # fmt: skip
+        drag = frame.segmented(
+            "draw_drag", frame.t("draw_drag"), tuple(figures.BOARD_DRAGMODES), "tap",
+            format_func=lambda k: frame.t(f"draw_drag_{k}"), help=frame.t("draw_drag_help"),
+        )  # fmt: skip
+    undo_col, clear_col = st.columns(2)
+    undo_col.button(
+        frame.t("draw_undo"), key="draw_undo", icon=":material/undo:", on_click=_undo,
+        args=(task,), disabled=not st.session_state.get(DRAWN_UNDO), width="stretch",
+    )  # fmt: skip
+    clear_col.button(
+        frame.t("draw_clear"), key="draw_clear", icon=":material/delete:", on_click=_set_points,
+        args=(drawing.empty(), task), width="stretch",
+    )  # fmt: skip
+    state = st.session_state.get(DRAWN)
+    if "drawn" not in st.session_state and state is not None and state["task"] == task:
+        # The field comes back (another data set was shown): it shows the session's drawing.
+        st.session_state["drawn"] = _code(state["points"], task)
+    code = frame.text_input("drawn", frame.t("draw_code"), "", help=frame.t("draw_code_help"))
+    points = _drawn_points(frame, task, code)
+    if len(points) > drawing.LINK_POINTS:
+        st.caption(frame.t("draw_too_many", count=len(points), most=drawing.LINK_POINTS))
+    with board:
+        _board(frame, points, task, drag)
+    why = drawing.readiness(points, task)
+    if why:
+        st.info(frame.t(f"draw_{why}", count=len(points), least=drawing.MIN_POINTS))
+        return None
+    features = feature_control(frame, ["x₁", "x₂"])
+    problem = play.drawn(points, task, choice["test"] / 100, choice["seed"], features)
+    key = (DRAW, task, points.tobytes(), choice["test"], choice["seed"], *features)
+    return problem, key
+
+
+def _board(frame: Frame, points: np.ndarray, task: str, drag: str) -> None:
+    lattice_x, lattice_y = drawing.lattice()
+    chart_key = f"board_{st.session_state.get(BOARD_VERSION, 0)}"
+    # A container with a fixed key: the chart's own key changes with every stroke, so that a
+    # fresh board holds no selection from the last one.
+    with st.container(key="draw_board"):
+        st.plotly_chart(
+            figures.drawing_board(
+                lattice_x, lattice_y, drawing.coordinates(points), points[:, 2], task,
+                frame.t("draw_board", count=len(points)), drawing.EXTENT, drag,
+            ),
+            key=chart_key, on_select=lambda: _on_board(chart_key, task),
+            selection_mode=("points", "box"),
+            config={"displaylogo": False, "modeBarButtonsToRemove": BOARD_TOOLS_REMOVED},
+        )  # fmt: skip
+
+
+def _drawn_points(frame: Frame, task: str, code: str) -> np.ndarray:
+    """This session's drawing; a link code that differs from it (a link, a pasted code)
+    replaces it. An empty code keeps it: a drawing too big for a link has none."""
+    state = st.session_state.get(DRAWN)
+    if state is not None and state["task"] == task:
+        points = state["points"]
+        if not code or code == _code(points, task):
+            return points
+    try:
+        points = drawing.decode(code, task)
+    except drawing.DrawingError:
+        st.warning(frame.t("draw_unreadable"), icon=":material/link_off:")
+        points = drawing.empty()
+    st.session_state[DRAWN] = {"task": task, "points": points}
+    st.session_state[DRAWN_UNDO] = []
+    return points
+
+
+def _code(points: np.ndarray, task: str) -> str:
+    """The link code of a drawing, or "" when it is too big for a link."""
+    return drawing.encode(points, task) if len(points) <= drawing.LINK_POINTS else ""
+
+
+def _set_points(points: np.ndarray, task: str) -> None:
+    """A new drawing (a callback): the old one onto the undo stack, the link code renewed."""
+    state = st.session_state.get(DRAWN) or {"task": task, "points": drawing.empty()}
+    undo = st.session_state.setdefault(DRAWN_UNDO, [])
+    undo.append(state["points"])
+    del undo[:-MAX_UNDO]
+    _show(points, task)
+
+
+def _show(points: np.ndarray, task: str) -> None:
+    st.session_state[DRAWN] = {"task": task, "points": points}
+    st.session_state["drawn"] = _code(points, task)
+    st.session_state[BOARD_VERSION] = st.session_state.get(BOARD_VERSION, 0) + 1
+
+
+def _undo(task: str) -> None:
+    undo = st.session_state.get(DRAWN_UNDO)
+    if undo:
+        _show(undo.pop(), task)
+
+
+def _forget_drawing() -> None:
+    """Another task: the drawing's labels mean something else, so the board starts empty."""
+    st.session_state.pop(DRAWN, None)
+    st.session_state[DRAWN_UNDO] = []
+    st.session_state["drawn"] = ""
+
+
+def _on_board(chart_key: str, task: str) -> None:
+    """A click (or a box) on the board: a point added where it fell, or the nearest erased."""
+    event = st.session_state.get(chart_key)
+    picked = list(getattr(getattr(event, "selection", None), "points", None) or [])
+    xs = np.array([p["x"] for p in picked if "x" in p and "y" in p], np.float32)
+    ys = np.array([p["y"] for p in picked if "x" in p and "y" in p], np.float32)
+    if not len(xs):
+        return
+    points = st.session_state.get(DRAWN, {"points": drawing.empty()})["points"]
+    if st.session_state.get("draw_tool", "add") == "erase":
+        one = len(xs) == 1
+        new = drawing.erase_nearest(points, xs[0], ys[0]) if one else drawing.erase_inside(
+            points, xs, ys)  # fmt: skip
+    else:
+        new = drawing.add(points, float(xs.mean()), float(ys.mean()), _label(task))
+    _set_points(new, task)
+
+
+def _label(task: str) -> int:
+    """The label a new point gets: the chosen class, or the chosen value in tenths."""
+    if task == "classes":
+        return int(st.session_state.get("draw_class", 0))
+    return round(float(st.session_state.get("draw_value", 0.5)) * drawing.VALUE_RANGE)
+
+
 def make_problem(frame: Frame, choice: dict[str, Any]) -> tuple[play.Problem, tuple] | None:
     if choice["name"] == UPLOAD:
         return upload_problem(frame, choice)
+    if choice["name"] == DRAW:
+        return draw_problem(frame, choice)
     name = choice["name"]
     features = feature_control(frame, ["x₁", "x₂"]) if datasets.INPUT_DIM[name] == 2 else []
     args = (name, choice["n"], choice["noise"], choice["seed"], choice["test"] / 100)
@@ -609,6 +765,61 @@ def network_view(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
         ),
         key="chart_network",
     )  # fmt: skip
+    weight_editor(frame, problem, run, outputs)
+
+
+def weight_editor(frame: Frame, problem: play.Problem, run: LiveRun, outputs: list[str]) -> None:
+    """Pick a link (or a unit's bias), read its value, set a new one: the run goes on from there."""
+    links = _links(frame, problem, run.job.net.layer_sizes, outputs)
+    codes = list(links)
+    if st.session_state.get("edit_link") not in links:  # another net: its first link
+        st.session_state["edit_link"] = codes[0]
+    pick, value_col, button_col = st.columns([3, 2, 1], vertical_alignment="bottom")
+    with pick:
+        code = frame.select(
+            "edit_link", f"{frame.t('edit_link')} {LIVE}", codes, codes[0],
+            format_func=links.__getitem__,
+        )  # fmt: skip
+    index, element = _parse_link(code)
+    with value_col:
+        # A fixed label: one that changed with the value would make a new widget each redraw.
+        frame.number("edit_value", frame.t("edit_value"), -100.0, 100.0, 0.0, step=0.1,
+                     format="%.4f")  # fmt: skip
+    button_col.button(
+        frame.t("edit_set"), key="edit_set", icon=":material/edit:", on_click=_edit_weight,
+        args=(run, index, element), width="stretch",
+    )  # fmt: skip
+    now = run.job.flat_params[index][element].item()
+    st.caption(frame.t("edit_now", name=play.param_name(index, element), now=f"{now:.4f}"))
+
+
+def _links(
+    frame: Frame, problem: play.Problem, sizes: tuple[int, ...], outputs: list[str]
+) -> dict[str, str]:
+    """Every weight and bias of the net: code 'i:r:c' (or 'i:c' for a bias) -> its name."""
+    last = len(sizes) - 1
+    names = [list(problem.feature_names)]
+    names += [[frame.t("unit_label", layer=k, unit=u + 1) for u in range(n)]
+              for k, n in enumerate(sizes[1:-1], start=1)]  # fmt: skip
+    names.append(outputs if len(outputs) == sizes[-1] else [str(u + 1) for u in range(sizes[-1])])
+    links = {}
+    for layer in range(1, last + 1):
+        i = 2 * (layer - 1)
+        for c, target in enumerate(names[layer]):
+            for r, origin in enumerate(names[layer - 1]):
+                links[f"{i}:{r}:{c}"] = f"W{layer}: {origin} → {target}"
+            links[f"{i + 1}:{c}"] = frame.t("edit_bias", layer=layer, unit=target)
+    return links
+
+
+def _parse_link(code: str) -> tuple[int, tuple[int, ...]]:
+    index, *element = (int(part) for part in code.split(":"))
+    return index, tuple(element)
+
+
+def _edit_weight(run: LiveRun, index: int, element: tuple[int, ...]) -> None:
+    value = float(st.session_state.get("edit_value", 0.0))
+    run.tell(engine(), {"param": (index, element, value)})
 
 
 def units_view(frame: Frame, problem: play.Problem, run: LiveRun) -> None:

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from dlcore import datasets, training
 from dlcore.reference import training as reference_training
-from ui import uploads
+from ui import drawing, uploads
 from ui.verdict import Verdict
 
 CHECK_STEPS = 1_500  # optimizer steps the PyTorch replay may take (twice: ours and theirs)
@@ -131,6 +131,15 @@ def uploaded(
     n_classes = len(prepared.classes) if prepared.task == "classification" else 0
     names = (list(prepared.features), list(prepared.classes), prepared.target)
     return _problem(prepared.X, prepared.y, n_classes, test_fraction, seed, features, names)
+
+
+def drawn(
+    points: np.ndarray, task: str, test_fraction: float, seed: int, features: Sequence[str]
+) -> Problem:
+    """A drawn set (ui.drawing, ready to train) as a training problem, like any other set."""
+    X, y, n_classes = drawing.tensors(points, task)
+    names = (["x₁", "x₂"], [str(c) for c in range(n_classes)], "y")
+    return _problem(X, y, n_classes, test_fraction, seed, features, names)
 
 
 def grid(problem: Problem, points: int) -> tuple[np.ndarray, np.ndarray, Tensor]:
@@ -258,12 +267,21 @@ def change_label(change: dict) -> str:
     for name, value in change.items():
         if name == "penalty":
             parts.append(value.upper() if value != "none" else "no L1/L2")
+        elif name == "param":
+            index, element, v = value
+            parts.append(f"{param_name(index, element)}={v:.3g}")
         elif name == "hyper":
             for key, v in dict(value).items():
                 parts.append(f"β₁={v[0]:g}" if key == "betas" else f"{_HYPER_SYMBOLS[key]}={v:g}")
         else:
             parts.append(f"{_SETTING_SYMBOLS[name]}={value:g}")
     return ", ".join(parts)
+
+
+def param_name(index: int, element: tuple[int, ...]) -> str:
+    """'W2[1,3]' or 'b2[3]' (counting from 1) for an element of the MLP's flat parameters."""
+    kind, layer = ("W", "b")[index % 2], index // 2 + 1
+    return f"{kind}{layer}[{','.join(str(e + 1) for e in element)}]"
 
 
 def change_marks(trainer: training.Trainer) -> list[tuple[float, str]]:

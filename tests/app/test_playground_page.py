@@ -7,12 +7,13 @@ import os
 import signal
 import time
 
+import numpy as np
 import pytest
 
 from dlcore import activations, optim, training
 from tests.app.conftest import check_rows, open_page
+from ui import drawing, uploads
 from ui import playground as play
-from ui import uploads
 from ui.engine import LiveRun, engine
 
 PAGE = "pages/playground.py"
@@ -120,10 +121,13 @@ def test_a_shape_setting_starts_a_new_run_and_a_live_one_does_not():
     assert progress(at) == "Epoch 0 of 300"
 
 
+def chart_spec(at, key: str) -> str:
+    return next(c.proto.spec for c in at.get("plotly_chart") if c.proto.id.endswith(key))
+
+
 def marks(at, key: str) -> list[str]:
     """The labels of the marks (annotations) on chart `key`."""
-    spec = next(c.proto.spec for c in at.get("plotly_chart") if c.proto.id.endswith(key))
-    return [a["text"] for a in json.loads(spec)["layout"].get("annotations", [])]
+    return [a["text"] for a in json.loads(chart_spec(at, key))["layout"].get("annotations", [])]
 
 
 def test_a_learning_rate_change_mid_run_keeps_training_and_marks_the_curves():
@@ -543,3 +547,87 @@ def test_a_finished_run_goes_on_when_epochs_are_raised():
     at.select_slider(key="epochs").set_value(20).run()
     at.button(key="train").click().run()
     rerun_until(at, lambda a: progress(a) == "Epoch 20 of 20")
+
+
+def drawn_pair(n: int = 6) -> np.ndarray:
+    """Two classes of n points each, in opposite corners of the board."""
+    first = [[5 + i, 5 + (3 * i) % 7, 0] for i in range(n)]
+    second = [[30 - i, 30 - (3 * i) % 7, 1] for i in range(n)]
+    return np.array(first + second, np.int16)
+
+
+def test_a_drawn_set_from_a_link_trains_like_any_other():
+    code = drawing.encode(drawn_pair(), "classes")
+    at = open_page(PAGE, data="draw", drawn=code)
+    assert at.text_input(key="drawn").value == code
+    assert "board_" in chart_keys(at)
+    step(at, 2)
+    assert progress(at) == "Epoch 2 of 300"
+    assert "chart_map" in chart_keys(at) and all_checks_pass(at)
+    assert at.session_state["_run"].job.X_train.shape[0] == 10  # 12 drawn, 2 to the test split
+
+
+def test_the_board_says_what_is_missing_and_a_tampered_link_starts_empty():
+    at = open_page(PAGE, data="draw")
+    assert any("0 points so far" in i.value for i in at.info)
+    one_class = drawn_pair()[:6]
+    at = open_page(PAGE, data="draw", drawn=drawing.encode(one_class, "classes"))
+    assert any("one class" in i.value for i in at.info)
+    at = open_page(PAGE, data="draw", drawn="c" + "A" * 40)
+    assert any("could not be read" in w.value for w in at.warning)
+    assert any("0 points so far" in i.value for i in at.info)
+
+
+def test_clear_and_undo_and_a_drawing_too_big_for_a_link():
+    at = open_page(PAGE, data="draw")
+    rng = np.random.default_rng(0)
+    big = np.column_stack([rng.integers(0, drawing.GRID, (250, 2)), rng.integers(0, 2, 250)])
+    at.session_state["_drawn"] = {"task": "classes", "points": big.astype(np.int16)}
+    at.run()
+    assert any("at most 200" in c.value for c in at.caption)
+    assert at.text_input(key="drawn").value == ""  # the link leaves it out
+    step(at)
+    assert progress(at) == "Epoch 1 of 300"
+    at.button(key="draw_clear").click().run()
+    assert any("0 points so far" in i.value for i in at.info)
+    at.button(key="draw_undo").click().run()
+    assert at.session_state["_drawn"]["points"].shape == (250, 3)
+    assert progress(at) == "Epoch 1 of 300"  # the same points again: the run on them goes on
+
+
+def test_drawn_regression_values_train():
+    values = drawn_pair()
+    values[:, 2] = np.arange(12) - 6
+    at = open_page(PAGE, data="draw", draw_task="regression",
+                   drawn=drawing.encode(values, "regression"))  # fmt: skip
+    assert at.slider(key="draw_value").value == 0.5
+    step(at)
+    assert progress(at) == "Epoch 1 of 300" and at.session_state["_run"].job.task == "regression"
+
+
+def test_a_weight_edit_shows_in_the_net_and_on_the_curves_and_the_run_goes_on():
+    at = open_page(PAGE)
+    step(at)
+    at.selectbox(key="edit_link").set_value("2:1:3").run()  # W2: L1·2 -> L2·4
+    at.number_input(key="edit_value").set_value(2.5).run()
+    network = json.loads(chart_spec(at, "chart_network"))["data"]
+    at.button(key="edit_set").click().run()
+    assert any(c.value.startswith("W2[2,4] is now 2.5000") for c in at.caption)
+    assert at.session_state["_run"].job.net.params[1][0][1, 3].item() == 2.5
+    assert marks(at, "chart_loss") == ["W2[2,4]=2.5"]
+    assert json.loads(chart_spec(at, "chart_network"))["data"] != network  # the link redrawn
+    step(at)
+    assert progress(at) == "Epoch 2 of 300"  # from the edited net, not a new run
+
+
+def test_a_weight_edit_reaches_a_run_that_trains_in_a_worker():
+    at = open_page(PAGE, epochs="5000", batch="1", points="1000")
+    at.button(key="train").click().run()
+    rerun_until(at, lambda a: epoch_of(a) > 0)
+    at.selectbox(key="edit_link").set_value("1:0").run()  # b1 of the first unit
+    at.number_input(key="edit_value").set_value(-3.0).run()
+    at.button(key="edit_set").click().run()
+    rerun_until(at, lambda a: "b1[1]=-3" in marks(a, "chart_loss"))
+    at.button(key="pause").click().run()
+    job = at.session_state["_run"].job
+    assert job.changes[0]["change"] == {"param": (1, (0,), -3.0)} and job.epoch > 0

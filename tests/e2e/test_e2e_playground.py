@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.test_e2e_cnn import drag_a_finger
 from ui import uploads
 
 pytestmark = pytest.mark.e2e
@@ -117,6 +118,12 @@ def test_the_spiral_claim_is_judged_held_after_training(app):
     app.idle()
 
 
+def loss_chart(app, showing: str):
+    """The loss chart once it shows `showing` (a rerun may briefly hold the old one too)."""
+    charts = app.main.locator(".st-key-chart_loss .js-plotly-plot")
+    return charts.filter(has_text=showing).first
+
+
 def test_the_learning_rate_changes_while_training_without_a_restart(app):
     app.open("/playground?epochs=5000&batch=8&points=1000")  # slow epochs: time to change
     progress = app.main.get_by_test_id("stProgress")
@@ -126,8 +133,7 @@ def test_the_learning_rate_changes_while_training_without_a_restart(app):
     lr = app.main.locator(".st-key-lr").get_by_role("slider")
     lr.focus()
     lr.press("ArrowRight")  # 0.01 -> 0.03
-    loss_chart = app.main.locator(".st-key-chart_loss .js-plotly-plot")
-    expect(loss_chart).to_contain_text("η=0.03")  # the mark, with the new value
+    expect(loss_chart(app, "η=0.03")).to_be_visible()  # the mark, with the new value
     assert epoch(progress.text_content()) >= before  # the same run goes on
     expect(app.main.get_by_role("button", name="Pause")).to_be_visible()
     app.main.get_by_role("button", name="Pause").click()
@@ -150,6 +156,82 @@ def test_the_playground_on_a_phone_with_a_finger(browser, base_url):
         expect(progress).to_contain_text(re.compile(r"Epoch ([2-9]|\d{2,}) of 5000"))
         main.get_by_role("button", name="Pause").tap()
         expect(main.get_by_role("button", name="Train")).to_be_visible()
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+# Where a point (x, y) of the board lies on the screen.
+POINT_JS = """(el, [x, y]) => {
+  const L = el._fullLayout, box = el.getBoundingClientRect();
+  return [box.left + L._size.l + L.xaxis.l2p(x), box.top + L._size.t + L.yaxis.l2p(y)];
+}"""
+CLUSTER = [(-0.4, 0.0), (0.0, 0.4), (0.4, 0.0), (0.0, -0.4), (0.4, 0.4), (-0.4, -0.4)]
+
+
+def click_points(app, centre: tuple[float, float], drawn: int) -> int:
+    """Clicks a small cluster of points around `centre`; the board's count after each."""
+    for dx, dy in CLUSTER:
+        board = app.main.locator(".st-key-draw_board .js-plotly-plot")
+        app.drawn()
+        board.scroll_into_view_if_needed()  # a click off the screen reaches nothing
+        x, y = board.evaluate(POINT_JS, [centre[0] + dx, centre[1] + dy])
+        app.page.mouse.click(x, y)
+        drawn += 1
+        # Each click draws a fresh board: wait for the one that counts this point.
+        expect(app.main.locator(".st-key-draw_board")).to_contain_text(f"Your points: {drawn}")
+    return drawn
+
+
+def test_click_points_in_train_change_the_learning_rate_and_edit_a_weight(app):
+    app.open("/playground?data=draw&epochs=2000&batch=1")
+    expect(app.main).to_contain_text("0 points so far")
+    drawn = click_points(app, (-2.0, -2.0), 0)
+    app.radio("Class 1").click()
+    app.idle()
+    click_points(app, (2.0, 2.0), drawn)
+    app.idle()
+    expect(app.main.locator(".st-key-drawn input")).not_to_have_value("")  # the link's code
+    progress = app.main.get_by_test_id("stProgress")
+    expect(progress).to_contain_text("Epoch 0 of 2000")
+    app.main.get_by_role("button", name="Train").click()
+    expect(progress).to_contain_text(re.compile(r"Epoch ([2-9]|\d{2,}) of 2000"))
+    lr = app.main.locator(".st-key-lr").get_by_role("slider")
+    lr.focus()
+    lr.press("ArrowLeft")  # 0.01 -> 0.003
+    expect(loss_chart(app, "η=0.003")).to_be_visible()  # the mark, and the same run goes on
+    expect(progress).to_contain_text("Epoch 2000 of 2000", timeout=120_000)
+    app.idle()
+    test_accuracy = app.main.get_by_test_id("stMetricValue").nth(3).text_content()
+    assert float(test_accuracy.rstrip("%")) == 100  # two clusters far apart
+    # Edit a weight: the first link (x₁ to the first unit) set to 2.5.
+    value = app.main.locator(".st-key-edit_value input")
+    value.fill("2.5")
+    value.press("Enter")
+    app.idle()
+    app.main.locator(".st-key-edit_set button").click()
+    expect(app.main).to_contain_text("W1[1,1] is now 2.5000")
+    expect(loss_chart(app, "W1[1,1]=2.5")).to_be_visible()
+    app.idle()
+
+
+def test_a_finger_draws_a_point_with_a_box_on_a_phone(browser, base_url):
+    phone = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
+    context = browser.new_context(**phone, locale="en-US", timezone_id="UTC")
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{base_url}/playground?data=draw&draw_drag=box")
+        main = page.get_by_test_id("stMain")
+        board = main.locator(".st-key-draw_board .js-plotly-plot")
+        expect(board).to_be_visible()
+        expect(main.get_by_test_id("stSkeleton")).to_have_count(0)
+        board.scroll_into_view_if_needed()
+        (x0, y0), (x1, y1) = board.evaluate(POINT_JS, [0.5, 0.5]), board.evaluate(POINT_JS, [1, 1])
+        drag_a_finger(page, [x0, y0], [x1, y1])
+        expect(main.locator(".st-key-draw_board")).to_contain_text("Your points: 1")
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
         assert not errors, errors
     finally:

@@ -123,3 +123,38 @@ def test_identity_ignores_the_live_settings_only():
     assert T.identity(a) == T.identity(live)
     assert T.identity(a) != T.identity(T.Setup((4,), "relu", "adam", 0.01, 32))
     assert T.live_settings(live)["lr"] == 0.3
+
+
+def test_a_weight_edited_by_hand_changes_that_number_only_and_replays():
+    t = trainer()
+    steps(t, 15)
+    before = [p.clone() for p in t.flat_params]
+    m_before = t.opt.m.clone()
+    t.apply({"param": (2, (1, 3), 2.5)})  # W2, from hidden unit 2 to unit 4
+    assert t.flat_params[2][1, 3].item() == 2.5 and torch.equal(t.opt.m, m_before)
+    changed = [not torch.equal(a, b) for a, b in zip(before, t.flat_params, strict=True)]
+    assert changed == [False, False, True, False, False, False]
+    assert (t.flat_params[2] != before[2]).sum() == 1
+    t.apply({"param": (3, (0,), -1.0)})  # b2's first unit
+    steps(t, 30)
+    replayed = trainer()
+    replayed.replay(t.changes, t.steps)
+    same_run(t, replayed)
+    assert t.changes[0]["change"] == {"param": (2, (1, 3), 2.5)}
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        ((9, (0, 0), 1.0), "parameter index 9"),
+        ((0, (5, 0), 1.0), "not inside"),
+        ((1, (0, 0), 1.0), "not inside"),  # a bias has one index
+        ((0, (0, 0), float("inf")), "finite"),
+        ("W1", "an edit is"),
+    ],
+)
+def test_an_edit_off_the_net_is_refused(edit, message):
+    t = trainer()
+    with pytest.raises(ValueError, match=message):
+        t.apply({"param": edit})
+    assert t.changes == []

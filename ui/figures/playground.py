@@ -857,3 +857,61 @@ def fit_1d(
 
 def _f32(a: np.ndarray) -> np.ndarray:
     return np.asarray(a, dtype=np.float32)
+
+
+# ---------------------------------------------------------------- the drawing board
+
+BOARD_DRAGMODES = {"tap": None, "box": "select"}  # "box" for fingers: a tap selects nothing
+
+
+def drawing_board(
+    lattice_x: np.ndarray,
+    lattice_y: np.ndarray,
+    points_xy: np.ndarray,
+    labels: np.ndarray,
+    task: str,
+    title: str,
+    extent: float,
+    tool: str = "tap",
+) -> go.Figure:
+    """The points drawn so far over an invisible lattice of click targets.
+
+    Plotly reports clicks and box selections on points only: the lattice, barely visible, makes
+    every spot of the board a point to hit. Classes take the class colours; values (regression,
+    labels in tenths) a diverging scale from -1 to 1.
+    """
+    # Faint, not transparent: Plotly's click selection skips fully transparent points.
+    faint = {"marker": {"opacity": 1.0}}
+    targets = {
+        "type": "scatter", "mode": "markers", "x": _f32(lattice_x), "y": _f32(lattice_y),
+        "marker": {"size": 10, "color": "rgba(0,0,0,0.04)"}, "selected": faint,
+        "unselected": faint, "hovertemplate": "(%{x:.1f}, %{y:.1f})<extra></extra>",
+        "showlegend": False,
+    }  # fmt: skip
+    if task == "regression":
+        color: dict[str, Any] = {
+            "color": _f32(np.asarray(labels) / 10), "colorscale": "RdBu", "cmin": -1.0,
+            "cmax": 1.0, "colorbar": {"thickness": 10, "len": 0.8},
+        }  # fmt: skip
+    else:
+        color = {"color": [class_color(int(c)) for c in labels]}
+    drawn = {
+        "type": "scatter", "mode": "markers", "x": _f32(points_xy[:, 0]),
+        "y": _f32(points_xy[:, 1]), "showlegend": False,
+        "marker": {"size": 11, "line": {"color": OUTLINE, "width": 1}, **color},
+        "selected": {"marker": {"opacity": 1.0}}, "unselected": {"marker": {"opacity": 1.0}},
+        "hovertemplate": "(%{x:.1f}, %{y:.1f})<extra></extra>",
+    }  # fmt: skip
+    axis = {"range": [-extent - 0.3, extent + 0.3], "fixedrange": True, "zeroline": False}
+    return go.Figure(
+        data=[targets, drawn],
+        layout={
+            "title": {"text": title, "x": 0.0, "xanchor": "left"},
+            "margin": {"l": 30, "r": 10, "t": 40, "b": 30},
+            "height": 340,
+            **({"dragmode": BOARD_DRAGMODES[tool]} if BOARD_DRAGMODES[tool] else {}),
+            "xaxis": axis,
+            "yaxis": {**axis, "scaleanchor": "x"},
+            "plot_bgcolor": "#f4f4f4",
+        },
+    )
