@@ -1,8 +1,9 @@
 r"""A multilayer perceptron with a hand-written backward pass, and the dead-ReLU experiment.
 
 Parameters are plain tensors, a list of $(W, b)$ per layer with $W$ shaped (in, out), so a
-layer is $XW + b$. Hidden layers apply the activation; the last layer does not (its output is
-regression values or logits).
+layer is $XW + b$. Hidden layers apply the activation (one for all, or one per hidden layer);
+the last layer does not (its output is regression values or logits). Dropout, in training only,
+multiplies a hidden layer's output by a mask of 0s and $1/(1-p)$s (inverted dropout).
 """
 
 from __future__ import annotations
@@ -21,6 +22,29 @@ from dlcore.activations import Activation, get
 RELU_FAMILY: tuple[str, ...] = ("relu", "leaky_relu", "prelu", "elu")
 
 Params = list[tuple[Tensor, Tensor]]
+# One activation for every hidden layer, or one per hidden layer.
+Activations = Activation | Sequence[Activation]
+# The dropout masks get their own seed stream, apart from the weights' and the batch order's.
+_DROPOUT_SEED_OFFSET = 0x1B873593
+
+
+def layer_activation(act: Activations, layer: int) -> Activation:
+    """The activation of hidden layer `layer` (0-based)."""
+    return act if isinstance(act, Activation) else act[layer]
+
+
+def dropout_mask(
+    shape: Sequence[int], rate: float, generator: torch.Generator, like: Tensor
+) -> Tensor:
+    r"""Inverted dropout's mask: 0 with probability p, else $1/(1-p)$, so $E[h \odot m] = h$.
+
+    Drawn on the CPU from `generator` and then moved, so a seed gives the same masks on every
+    device; shaped and typed like `like`'s device and dtype.
+    """
+    if not 0 <= rate < 1:
+        raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
+    keep = torch.rand(tuple(shape), generator=generator) >= rate  # (N, H) bool
+    return (keep.to(like.dtype) / (1 - rate)).to(like.device)
 
 
 # How the weights start: "auto" picks He or Xavier by the activation; the rest name a rule.
@@ -55,20 +79,25 @@ def init_std(
 
 def init_params(
     layer_sizes: Sequence[int],
-    activation: str,
+    activation: str | Sequence[str],
     seed: int,
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
     init: str = "auto",
     scale: float = 1.0,
 ) -> Params:
-    r"""$W \sim \mathcal{N}(0, \sigma^2)$ with $\sigma$ from init_std, $b = 0$, for a given seed."""
+    r"""$W \sim \mathcal{N}(0, \sigma^2)$ with $\sigma$ from init_std, $b = 0$, for a given seed.
+
+    `activation` names the activation that follows each layer: one for all, or one per layer.
+    """
     # A local generator: concurrent sessions never race on the global seed. Drawing on the CPU
     # and moving afterwards gives the same network for a seed on every device.
     g = torch.Generator().manual_seed(seed)
+    n_layers = len(layer_sizes) - 1
+    names = [activation] * n_layers if isinstance(activation, str) else list(activation)
     params = []
-    for fan_in, fan_out in itertools.pairwise(layer_sizes):
-        std = init_std(fan_in, fan_out, activation, init, scale)
+    for (fan_in, fan_out), name in zip(itertools.pairwise(layer_sizes), names, strict=True):
+        std = init_std(fan_in, fan_out, name, init, scale)
         W = torch.randn(fan_in, fan_out, generator=g, dtype=dtype) * std  # (in, out)
         b = torch.zeros(fan_out, dtype=dtype)  # (out,)
         params.append((W.to(device), b.to(device)))
@@ -81,23 +110,31 @@ class Trace(NamedTuple):
     output: Tensor  # (N, out) of the last layer, no activation
     inputs: list[Tensor]  # input of each layer: X, then each hidden output
     preactivations: list[Tensor]  # z = hW + b of each hidden layer, (N, H_l)
-    hidden_outputs: list[Tensor]  # f(z) of each hidden layer, (N, H_l)
+    hidden_outputs: list[Tensor]  # f(z) of each hidden layer (times its dropout mask), (N, H_l)
+    masks: Sequence[Tensor | None] = ()  # each hidden layer's dropout mask; () for none
 
 
-def forward_pass(params: Params, act: Activation, X: Tensor) -> Trace:
-    r"""$h_0 = X$, $h_l = f(h_{l-1} W_l + b_l)$, and the output $h_{L-1} W_L + b_L$."""
+def forward_pass(
+    params: Params, act: Activations, X: Tensor, masks: Sequence[Tensor | None] = ()
+) -> Trace:
+    r"""$h_0 = X$, $h_l = f_l(h_{l-1} W_l + b_l) \odot m_l$, and the output $h_{L-1} W_L + b_L$.
+
+    `masks` are dropout masks per hidden layer ($m_l = 1$ where none is given).
+    """
     inputs, preacts, hidden = [], [], []
     h = X
-    for W, b in params[:-1]:
+    for layer, (W, b) in enumerate(params[:-1]):
         inputs.append(h)
         z = h @ W + b  # (N, in) @ (in, H) -> (N, H)
-        h = act.forward(z)
+        h = layer_activation(act, layer).forward(z)
+        if masks and masks[layer] is not None:
+            h = h * masks[layer]  # (N, H): dropped units give the next layer nothing
         preacts.append(z)
         hidden.append(h)
     W, b = params[-1]
     inputs.append(h)
     out = h @ W + b  # (N, H) @ (H, out) -> (N, out)
-    return Trace(out, inputs, preacts, hidden)
+    return Trace(out, inputs, preacts, hidden, tuple(masks))
 
 
 class BackwardTrace(NamedTuple):
@@ -108,9 +145,10 @@ class BackwardTrace(NamedTuple):
     d_hidden_outputs: list[Tensor]  # dL/dh of each hidden layer's output f(z), (N, H_l)
 
 
-def backward_trace(params: Params, act: Activation, trace: Trace, dY: Tensor) -> BackwardTrace:
-    r"""$\delta_{l-1} = (\delta_l W_l^\top) \odot f'(z_{l-1})$ from $\delta_L = dY$, and every
-    $\nabla W_l = h_{l-1}^\top \delta_l$, $\nabla b_l = \sum_n \delta_l$ on the way."""
+def backward_trace(params: Params, act: Activations, trace: Trace, dY: Tensor) -> BackwardTrace:
+    r"""$\delta_{l-1} = (\delta_l W_l^\top) \odot m_{l-1} \odot f'(z_{l-1})$ from $\delta_L = dY$,
+    and every $\nabla W_l = h_{l-1}^\top \delta_l$, $\nabla b_l = \sum_n \delta_l$ on the way
+    ($m$: the forward's dropout masks, 1 without)."""
     grads, d_preacts, d_hidden = [], [], []
     delta = dY  # (N, out): dL/d(output of the current layer, before any activation)
     for layer in range(len(params) - 1, -1, -1):
@@ -121,14 +159,18 @@ def backward_trace(params: Params, act: Activation, trace: Trace, dY: Tensor) ->
         grads.append((dW, db))
         if layer > 0:
             dh = delta @ W.T  # (N, out) @ (out, in) -> (N, in)
+            d_act = dh
+            if trace.masks and trace.masks[layer - 1] is not None:
+                d_act = dh * trace.masks[layer - 1]  # back through the same mask: dropped get 0
             # delta_{l-1} = (delta_l W_l^T) * f'(z_{l-1}): the chain rule through the activation
-            delta = dh * act.derivative(trace.preactivations[layer - 1])  # (N, in)
+            f = layer_activation(act, layer - 1)
+            delta = d_act * f.derivative(trace.preactivations[layer - 1])  # (N, in)
             d_hidden.append(dh)
             d_preacts.append(delta)
     return BackwardTrace(grads[::-1], d_preacts[::-1], d_hidden[::-1])
 
 
-def backward_pass(params: Params, act: Activation, trace: Trace, dY: Tensor) -> Params:
+def backward_pass(params: Params, act: Activations, trace: Trace, dY: Tensor) -> Params:
     r"""Per-layer gradients $\nabla W_l = h_{l-1}^\top \delta_l$, $\nabla b_l = \sum_n \delta_l$."""
     return backward_trace(params, act, trace, dY).grads
 
@@ -136,7 +178,11 @@ def backward_pass(params: Params, act: Activation, trace: Trace, dY: Tensor) -> 
 class MLP:
     r"""Fully connected net $h_l = f(h_{l-1} W_l + b_l)$, output $h_{L-1} W_L + b_L$, by hand.
 
-    `activation` is a name from dlcore.activations (defaults) or an Activation from `get`.
+    `activation` is a name from dlcore.activations (defaults) or an Activation from `get`, or a
+    sequence of them, one per hidden layer (then `activation` is the first hidden layer's and
+    `activations` holds each). `dropout` gives a rate per hidden layer: in `forward` (training)
+    each hidden output is multiplied by a fresh inverted-dropout mask drawn from the net's own
+    generator (seeded from `seed`); `predict` (evaluation) uses none.
     Initialisation: $W \sim \mathcal{N}(0, \sigma^2)$ with, by default ("auto"), He $\sigma =
     \sqrt{2/n_{in}}$ for the ReLU family (relu, leaky_relu, prelu, elu) and Xavier/Glorot $\sigma
     = \sqrt{2/(n_{in} + n_{out})}$ otherwise (`init` picks another rule, see init_std); biases
@@ -156,14 +202,31 @@ class MLP:
         dtype: torch.dtype = torch.float32,
         init: str = "auto",
         init_scale: float = 1.0,
+        dropout: Sequence[float] = (),
     ) -> None:
         sizes = tuple(int(n) for n in layer_sizes)
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"layer_sizes needs at least two sizes, all >= 1; got {sizes}")
         self.layer_sizes = sizes
-        self.activation = activation if isinstance(activation, Activation) else get(activation)
-        name = self.activation.name
-        self.params: Params = init_params(sizes, name, seed, device, dtype, init, init_scale)
+        hidden = len(sizes) - 2
+        if isinstance(activation, (str, Activation)):
+            one = activation if isinstance(activation, Activation) else get(activation)
+            self.activation, self.activations = one, [one] * hidden
+        else:
+            each = [a if isinstance(a, Activation) else get(a) for a in activation]
+            if len(each) != hidden or not each:
+                raise ValueError(f"{len(each)} activations for {hidden} hidden layers")
+            self.activation, self.activations = each[0], each
+        self.dropout = tuple(float(p) for p in dropout)
+        if self.dropout and len(self.dropout) != hidden:
+            raise ValueError(f"{len(self.dropout)} dropout rates for {hidden} hidden layers")
+        if not all(0 <= p < 1 for p in self.dropout):
+            raise ValueError(f"dropout rates must be in [0, 1), got {self.dropout}")
+        self._masks = torch.Generator().manual_seed(seed + _DROPOUT_SEED_OFFSET)
+        # He or Xavier by each layer's own activation (the output layer: the last hidden one's).
+        names = [a.name for a in self.activations]
+        rule = [*names, names[-1]] if names else self.activation.name
+        self.params: Params = init_params(sizes, rule, seed, device, dtype, init, init_scale)
         self._trace: Trace | None = None
 
     @property
@@ -177,9 +240,18 @@ class MLP:
         return self._trace.hidden_outputs if self._trace else []
 
     def forward(self, X: Tensor) -> Tensor:
-        """The output for inputs X (N, F) -> (N, out), caching what backward needs."""
-        self._trace = forward_pass(self.params, self.activation, X)
+        """The output for inputs X (N, F) -> (N, out) in training (dropout on), caching what
+        backward needs."""
+        self._trace = forward_pass(self.params, self.activations, X, self._dropout_masks(X))
         return self._trace.output
+
+    def _dropout_masks(self, X: Tensor) -> list[Tensor | None]:
+        """A fresh mask per hidden layer with a rate; [] when the net has no dropout."""
+        if not any(self.dropout):
+            return []
+        sizes = self.layer_sizes[1:-1]
+        return [dropout_mask((X.shape[0], n), p, self._masks, X) if p > 0 else None
+                for n, p in zip(sizes, self.dropout, strict=True)]  # fmt: skip
 
     def __call__(self, X: Tensor) -> Tensor:
         return self.forward(X)
@@ -188,7 +260,7 @@ class MLP:
         r"""Hand-written $(\nabla W, \nabla b)$ per layer for $dY = \partial L/\partial y$."""
         if self._trace is None:
             raise RuntimeError("call forward before backward")
-        return backward_pass(self.params, self.activation, self._trace, dY)
+        return backward_pass(self.params, self.activations, self._trace, dY)
 
     def parameters(self) -> list[Tensor]:
         """W1, b1, W2, b2, ...: the tensors an optimizer updates in place."""
@@ -203,8 +275,8 @@ class MLP:
         return [g for pair in self.backward(dY) for g in pair]
 
     def predict(self, X: Tensor) -> Tensor:
-        """The output for X, without touching the cache a pending backward needs."""
-        return forward_pass(self.params, self.activation, X).output
+        """The output for X in evaluation (no dropout), leaving the cache of a pending backward."""
+        return forward_pass(self.params, self.activations, X).output
 
 
 def dead_units(mlp: MLP, X: Tensor, layer: int = 0) -> Tensor:
@@ -213,7 +285,7 @@ def dead_units(mlp: MLP, X: Tensor, layer: int = 0) -> Tensor:
     if not 0 <= layer < n_hidden:
         raise ValueError(f"layer must be in [0, {n_hidden}), got {layer}")
     # A separate pass so that counting does not overwrite the cache a pending backward needs.
-    h = forward_pass(mlp.params, mlp.activation, X).hidden_outputs[layer]  # (N, H)
+    h = forward_pass(mlp.params, mlp.activations, X).hidden_outputs[layer]  # (N, H)
     return (h == 0).all(dim=0)
 
 
