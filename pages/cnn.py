@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,7 @@ from ui import cnn, i18n, uploads
 from ui.engine import LiveRun, engine, owner
 from ui.figures import cnn as figures
 from ui.figures import playground as curves
-from ui.page import Frame
+from ui.page import Frame, RunActions
 from ui.verdict import Verdict
 
 VIEWS = ("filters", "compose", "pool", "train", "sweep", "shapes")
@@ -512,48 +513,13 @@ def live_run(
 
 
 def run_buttons(frame: Frame, run: LiveRun, epochs: int, slot: str, prefix: str = "") -> None:
-    """Train / Pause, One epoch, Restart: the playground's pattern."""
-    train_col, step_col, restart_col = st.columns(3)
-    finished = run.job.epoch >= epochs or run.job.diverged or run.state == "lost"
-    # Two buttons, not one toggle: a replayed click on "pause" must still leave it paused.
-    if run.running:
-        train_col.button(
-            frame.t("pause"),
-            key=f"{prefix}pause",
-            type="primary",
-            icon=":material/pause:",
-            on_click=run.pause,
-            args=(engine(), epochs),
-            width="stretch",
-        )
-    else:
-        train_col.button(
-            frame.t("train"),
-            key=f"{prefix}train",
-            type="primary",
-            icon=":material/play_arrow:",
-            on_click=_train,
-            args=(run, epochs),
-            disabled=finished,
-            width="stretch",
-        )
-    step_col.button(
-        frame.t("step"),
-        key=f"{prefix}step",
-        icon=":material/skip_next:",
-        on_click=run.step,
-        args=(engine(), epochs),
-        disabled=finished,
-        width="stretch",
+    actions = RunActions(
+        train=functools.partial(_train, run, epochs),
+        pause=functools.partial(run.pause, engine(), epochs),
+        step=functools.partial(run.step, engine(), epochs),
+        restart=functools.partial(_restart, slot),
     )
-    restart_col.button(
-        frame.t("restart"),
-        key=f"{prefix}restart",
-        icon=":material/replay:",
-        on_click=_restart,
-        args=(slot,),
-        width="stretch",
-    )
+    frame.run_buttons(run, epochs, actions, prefix)
 
 
 def _train(run: LiveRun, epochs: int) -> None:

@@ -3,6 +3,7 @@ fails and succeeds; gradients through time; next-step prediction trained live.""
 
 from __future__ import annotations
 
+import functools
 import time
 import unicodedata
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from ui import rnn as R
 from ui import upload_view, uploads
 from ui.engine import LiveRun, engine, from_bytes, owner, to_bytes
 from ui.figures import rnn as figures
-from ui.page import Frame
+from ui.page import Frame, RunActions
 from ui.parsing import InputError
 
 VIEWS = ("cell", "gates", "predict", "memory", "gradients")
@@ -225,27 +226,13 @@ def series_run(frame: Frame, prep: R.NextStep, net: dict[str, Any], key: tuple) 
 
 
 def run_buttons(frame: Frame, run: LiveRun, epochs: int) -> None:
-    train_col, step_col, restart_col = st.columns(3)
-    finished = run.job.epoch >= epochs or run.job.diverged or run.state == "lost"
-    # Two buttons, not one toggle: a replayed click on "pause" must not resume (playground).
-    if run.running:
-        train_col.button(
-            frame.t("pause"), key="pause", type="primary", icon=":material/pause:",
-            on_click=_pause, args=("_rnn_run", epochs), width="stretch",
-        )  # fmt: skip
-    else:
-        train_col.button(
-            frame.t("train"), key="train", type="primary", icon=":material/play_arrow:",
-            on_click=_train, args=("_rnn_run", epochs), disabled=finished, width="stretch",
-        )  # fmt: skip
-    step_col.button(
-        frame.t("step"), key="step", icon=":material/skip_next:", on_click=_step,
-        args=(epochs,), disabled=finished, width="stretch",
-    )  # fmt: skip
-    restart_col.button(
-        frame.t("restart"), key="restart", icon=":material/replay:", on_click=_restart,
-        args=("_rnn_run",), width="stretch",
-    )  # fmt: skip
+    actions = RunActions(
+        train=functools.partial(_train, "_rnn_run", epochs),
+        pause=functools.partial(_pause, "_rnn_run", epochs),
+        step=functools.partial(_step, epochs),
+        restart=functools.partial(_restart, "_rnn_run"),
+    )
+    frame.run_buttons(run, epochs, actions)
 
 
 def _train(name: str, epochs: int) -> None:
@@ -697,7 +684,7 @@ def live_views(
     """
     runs = [r for r in (run, memory_run(settings)) if r is not None]
 
-    @st.fragment(run_every=frame.redraw_every(*runs))
+    @frame.live(*runs)
     def views() -> None:
         live = [r for r in runs if r.running]
         for each in live:

@@ -9,7 +9,7 @@ import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 # Plotly takes pandas from sys.modules even while another session's thread is still importing
@@ -114,6 +114,15 @@ def _duration(seconds: float) -> str:
     if seconds < 90:
         return f"{max(1, round(seconds))} s"
     return f"{round(seconds / 60)} min"
+
+
+class RunActions(NamedTuple):
+    """What a page's run buttons do (no arguments: bind them with functools.partial)."""
+
+    train: Callable[[], None]
+    pause: Callable[[], None]
+    step: Callable[[], None]
+    restart: Callable[[], None]
 
 
 class Frame:
@@ -335,6 +344,27 @@ class Frame:
             return redraw
 
         return decorate
+
+    def run_buttons(self, run: LiveRun, epochs: int, actions: RunActions, prefix: str = "") -> None:
+        """Train (or Pause), One epoch and Restart: every training page's buttons.
+
+        Two buttons, not one toggle: Streamlit may replay a click's trigger when a timer rerun
+        interrupts the run it caused, and "pause" twice is still paused (a toggle would resume).
+        """
+        train_col, step_col, restart_col = st.columns(3)
+        ended = run.job.epoch >= epochs or run.state in ("diverged", "lost")
+        wide = {"width": "stretch"}
+        if run.running:
+            train_col.button(self.t("frame_run_pause"), key=f"{prefix}pause", type="primary",
+                             icon=":material/pause:", on_click=actions.pause, **wide)  # fmt: skip
+        else:
+            train_col.button(self.t("frame_run_train"), key=f"{prefix}train", type="primary",
+                             icon=":material/play_arrow:", on_click=actions.train,
+                             disabled=not run.can_train(epochs), **wide)  # fmt: skip
+        step_col.button(self.t("frame_run_step"), key=f"{prefix}step", icon=":material/skip_next:",
+                        on_click=actions.step, disabled=ended, **wide)  # fmt: skip
+        restart_col.button(self.t("frame_run_restart"), key=f"{prefix}restart",
+                           icon=":material/replay:", on_click=actions.restart, **wide)  # fmt: skip
 
     def redraw_every(self, *runs: LiveRun) -> float | None:
         """The live charts' timer: the server's pace while any of `runs` trains, else none."""
