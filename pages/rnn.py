@@ -516,7 +516,7 @@ def memory_outcome(settings: R.MemorySettings) -> R.MemoryResult | None:
     result, run = R.MEMORY_RESULTS.get(settings), memory_run(settings)
     if result is None and run is not None and run.state == "done":
         result = R.memory_result(settings, run.job)
-        R.MEMORY_RESULTS.put(result)
+        R.MEMORY_RESULTS.put(settings, result)
     return result
 
 

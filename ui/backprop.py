@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-import threading
-from collections import OrderedDict
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -20,6 +18,7 @@ import numpy as np
 from dlcore import training
 from dlcore.backprop import DepthGradients, Graph
 from ui import playground as play
+from ui.engine import ResultStore
 from ui.verdict import Verdict
 
 GRAPH_TOLERANCE = 1e-10  # float64 on both sides: only rounding may differ
@@ -289,30 +288,7 @@ def learn_setups(
     ]
 
 
-class SweepStore:
-    """Final losses of finished sweeps by their settings, shared by a server's sessions."""
-
-    def __init__(self, size: int = STORED_SWEEPS) -> None:
-        self._losses: OrderedDict[Hashable, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()  # sessions run in threads of their own
-        self._size = size
-
-    def get(self, key: Hashable) -> np.ndarray | None:
-        with self._lock:
-            losses = self._losses.get(key)
-            if losses is not None:
-                self._losses.move_to_end(key)
-            return losses
-
-    def put(self, key: Hashable, losses: np.ndarray) -> None:
-        with self._lock:
-            self._losses[key] = losses
-            self._losses.move_to_end(key)
-            while len(self._losses) > self._size:
-                self._losses.popitem(last=False)
-
-
-FINISHED_SWEEPS = SweepStore()
+FINISHED_SWEEPS = ResultStore(STORED_SWEEPS)  # final losses of finished sweeps, by settings
 
 
 def learn_data(seed: int) -> training.Data:

@@ -826,6 +826,34 @@ class SharedRuns:
 _shared = SharedRuns()
 
 
+class ResultStore:
+    """Finished runs' results by their settings, for every session of this server process.
+
+    The same settings train to the same result: a later visitor sees it at once. The least
+    recently used results go first once `size` are kept.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._results: collections.OrderedDict[Hashable, Any] = collections.OrderedDict()
+        self._lock = threading.Lock()  # sessions run in threads of their own
+        self._size = size
+
+    def get(self, key: Hashable) -> Any:
+        """The result for `key`, or None."""
+        with self._lock:
+            result = self._results.get(key)
+            if result is not None:
+                self._results.move_to_end(key)
+            return result
+
+    def put(self, key: Hashable, result: Any) -> None:
+        with self._lock:
+            self._results[key] = result
+            self._results.move_to_end(key)
+            while len(self._results) > self._size:
+                self._results.popitem(last=False)
+
+
 def shared_runs() -> SharedRuns:
     """The runs this server process shares between its sessions."""
     return _shared

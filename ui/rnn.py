@@ -13,8 +13,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -29,6 +27,7 @@ from dlcore import losses, training
 from dlcore import rnn as N
 from dlcore.reference import rnn as reference_rnn
 from ui import uploads
+from ui.engine import ResultStore
 from ui.parsing import InputError, parse_numbers
 from ui.verdict import Verdict
 
@@ -661,30 +660,7 @@ def latest_accuracy(settings: MemorySettings, history: dict[str, list]) -> np.nd
     return acc.reshape(len(settings.lags), len(KINDS), settings.seeds)
 
 
-class ResultStore:
-    """Finished sweeps' results by settings, shared by every session of this server process."""
-
-    def __init__(self, size: int = 64) -> None:
-        self._results: OrderedDict[MemorySettings, MemoryResult] = OrderedDict()
-        self._lock = threading.Lock()
-        self._size = size
-
-    def get(self, settings: MemorySettings) -> MemoryResult | None:
-        with self._lock:
-            result = self._results.get(settings)
-            if result is not None:
-                self._results.move_to_end(settings)
-            return result
-
-    def put(self, result: MemoryResult) -> None:
-        with self._lock:
-            self._results[result.settings] = result
-            self._results.move_to_end(result.settings)
-            while len(self._results) > self._size:
-                self._results.popitem(last=False)
-
-
-MEMORY_RESULTS = ResultStore()
+MEMORY_RESULTS = ResultStore(size=64)  # finished memory sweeps, by their MemorySettings
 REMEMBERS = 0.9  # mean test accuracy at which a cell recalls the bit (chance: 0.5)
 FORGETS = 0.75  # below this mean accuracy a cell has not learnt to recall it
 

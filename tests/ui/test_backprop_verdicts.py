@@ -12,6 +12,7 @@ import torch
 from dlcore import backprop, mlp
 from dlcore import reference as R
 from ui import backprop as bp
+from ui.engine import ResultStore
 
 
 def small_graph(widths=(3, 2), activation="tanh") -> backprop.Graph:
@@ -158,8 +159,8 @@ def test_learn_setups_cover_every_activation_and_init_with_plain_sgd():
     assert all(s.hidden == (8,) * 7 and s.optimizer == "sgd" and s.clip == 1.0 for s in setups)
 
 
-def test_the_sweep_store_keeps_the_most_recently_used_results():
-    store = bp.SweepStore(size=2)
+def test_the_result_store_keeps_the_most_recently_used_results():
+    store = ResultStore(size=2)
     store.put("a", np.array([1.0]))
     store.put("b", np.array([2.0]))
     assert store.get("a").tolist() == [1.0]  # "a" is now the most recent

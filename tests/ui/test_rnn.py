@@ -18,6 +18,7 @@ from dlcore import rnn as N
 from dlcore.reference import rnn as reference_rnn
 from ui import rnn as R
 from ui import uploads
+from ui.engine import ResultStore
 from ui.parsing import InputError
 
 
@@ -303,11 +304,12 @@ def test_gradient_norms_equal_autograd() -> None:
 
 
 def test_results_are_stored_per_settings_and_the_oldest_go_first(memory_sweep) -> None:
-    store = R.ResultStore(size=2)
-    store.put(memory_sweep)
+    store = ResultStore(size=2)
+    store.put(memory_sweep.settings, memory_sweep)
     assert store.get(REDUCED) is memory_sweep
     for lag in (3, 4):
-        store.put(R.MemoryResult(R.MemorySettings((lag,), 1, True), np.zeros((1, 3, 1))))
+        settings = R.MemorySettings((lag,), 1, True)
+        store.put(settings, R.MemoryResult(settings, np.zeros((1, 3, 1))))
     assert store.get(REDUCED) is None  # pushed out by two newer results
 
 
