@@ -14,7 +14,7 @@ from dlcore import descent, optim, surfaces
 from dlcore.reference import descent as ref_descent
 from dlcore.reference import max_abs_diff
 from ui import gradient_descent as verdicts
-from ui import i18n, upload_view, uploads
+from ui import upload_view, uploads
 from ui.figures import GREY, color
 from ui.figures import descent as figures
 from ui.page import Frame
@@ -618,53 +618,6 @@ def race_table(frame: Frame, surface: Any, result: dict[str, Any], labels: list[
 # --- your data -----------------------------------------------------------------------------------
 
 
-@st.cache_data(max_entries=1, show_spinner=False)
-def sample_table() -> Any:
-    """The shipped sample, parsed once (it is the same file for everyone)."""
-    path = uploads.sample_path(SAMPLE)
-    return uploads.read_csv(path.read_bytes(), SAMPLE)
-
-
-def data_columns(frame: Frame) -> tuple[torch.Tensor, torch.Tensor, str, str] | None:
-    """x and y from the learner's CSV (or the sample); None, with a message, if unusable."""
-    words = i18n.texts("uploads", frame.lang)
-    st.caption(
-        words["upload_hint"].format(
-            limit_mb=uploads.MAX_BYTES / 1e6, max_rows=uploads.MAX_ROWS, max_cols=uploads.MAX_COLS
-        )
-    )
-    left, right = st.columns([3, 1])
-    file = left.file_uploader(frame.t("upload"), type=None, key="gd_upload")
-    right.download_button(
-        frame.t("sample_download", name=SAMPLE), uploads.sample_path(SAMPLE).read_bytes(),
-        file_name=SAMPLE, mime="text/csv", key="gd_sample", on_click="ignore",
-        icon=":material/download:",
-    )  # fmt: skip
-    try:
-        table = sample_table() if file is None else upload_view.table(file, frame.lang)
-        if file is None:
-            st.caption(frame.t("using_sample", name=SAMPLE))
-        else:
-            st.caption(uploads.reading_note(table, frame.lang))
-        numeric = uploads.numeric_columns(table)
-        if len(numeric) < 2:
-            st.error(frame.t("need_two_numeric", count=len(numeric)), icon=":material/error:")
-            return None
-        left, right = st.columns(2)
-        with left:
-            x_col = frame.select("x_col", frame.t("x_col"), numeric, numeric[0])
-        with right:
-            others = [c for c in numeric if c != x_col]
-            y_col = frame.select("y_col", frame.t("y_col"), others, others[-1])
-        prepared = uploads.to_tensors(table, [x_col], y_col, "regression")
-    except uploads.UploadError as err:
-        st.error(uploads.message(err, frame.lang), icon=":material/error:")
-        return None
-    if prepared.dropped_rows:
-        st.caption(words["upload_dropped"].format(count=prepared.dropped_rows))
-    return prepared.X[:, 0].double(), prepared.y[:, 0].double(), x_col, y_col
-
-
 def literal(name: str) -> str:
     """A column name for Markdown: cut short, every markup character escaped."""
     return uploads.escape_markdown(uploads.short(name))
@@ -677,7 +630,7 @@ def plain_text(name: str) -> str:
 
 def data(frame: Frame) -> None:
     st.markdown(frame.t("data_claim"))
-    columns = data_columns(frame)
+    columns = upload_view.xy_columns(frame, "gd", SAMPLE)
     if columns is None:
         return
     x, y, x_col, y_col = columns

@@ -245,54 +245,13 @@ def uploaded_fit(x: torch.Tensor, y: torch.Tensor, delta: float, q: float) -> di
     return cached[1]
 
 
-@st.cache_data(max_entries=1, show_spinner=False)
-def sample_table() -> Any:
-    """The shipped sample, parsed once (it is the same file for everyone)."""
-    return uploads.read_csv(uploads.sample_path(SAMPLE).read_bytes(), SAMPLE)
-
-
 def data_columns(frame: Frame) -> tuple[torch.Tensor, torch.Tensor, str, str] | None:
     """x and y from the learner's CSV (or the sample); None, with a message, if unusable."""
-    words = i18n.texts("uploads", frame.lang)
-    st.caption(
-        words["upload_hint"].format(
-            limit_mb=uploads.MAX_BYTES / 1e6, max_rows=uploads.MAX_ROWS, max_cols=uploads.MAX_COLS
-        )
-    )
-    left, right = st.columns([3, 1])
-    file = left.file_uploader(frame.t("upload"), type=None, key="losses_upload")
-    right.download_button(
-        frame.t("sample_download", name=SAMPLE), uploads.sample_path(SAMPLE).read_bytes(),
-        file_name=SAMPLE, mime="text/csv", key="losses_sample", on_click="ignore",
-        icon=":material/download:",
-    )  # fmt: skip
-    try:
-        table = sample_table() if file is None else upload_view.table(file, frame.lang)
-        if file is None:
-            st.caption(frame.t("using_sample", name=SAMPLE))
-        else:
-            st.caption(uploads.reading_note(table, frame.lang))
-        numeric = uploads.numeric_columns(table)
-        if len(numeric) < 2:
-            st.error(frame.t("need_two_numeric", count=len(numeric)), icon=":material/error:")
-            return None
-        left, right = st.columns(2)
-        with left:
-            x_col = frame.select("x_col", frame.t("x_col"), numeric, numeric[0])
-        with right:
-            others = [c for c in numeric if c != x_col]
-            y_col = frame.select("y_col", frame.t("y_col"), others, others[-1])
-        prepared = uploads.to_tensors(table, [x_col], y_col, "regression")
-    except uploads.UploadError as err:
-        st.error(uploads.message(err, frame.lang), icon=":material/error:")
+    picked = upload_view.xy_columns(frame, "losses", SAMPLE)
+    if picked is not None and not float(picked[0].std()) > 0:
+        st.error(frame.t("constant_x", column=literal(picked[2])), icon=":material/error:")
         return None
-    if prepared.dropped_rows:
-        st.caption(words["upload_dropped"].format(count=prepared.dropped_rows))
-    x = prepared.X[:, 0].double()
-    if not float(x.std()) > 0:
-        st.error(frame.t("constant_x", column=literal(x_col)), icon=":material/error:")
-        return None
-    return x, prepared.y[:, 0].double(), x_col, y_col
+    return picked
 
 
 def literal(name: str) -> str:
