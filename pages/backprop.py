@@ -43,17 +43,6 @@ DEAD_POINTS, DEAD_HIDDEN, DEAD_OFFSET = 200, 32, 10.0
 DEAD_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 2.0, 5.0, 10.0, 20.0)
 
 
-def claims(frame: Frame) -> None:
-    """The page's claims, each with a button that sets its experiment up."""
-    with st.expander(frame.t("claims_title"), icon=":material/lightbulb:"):
-        for name, values in PRESETS.items():
-            text, button = st.columns([5, 1], vertical_alignment="center")
-            text.markdown(frame.t(f"claim_{name}"))
-            button.button(
-                frame.t("show_me"), key=f"preset_{name}", on_click=frame.preset, args=(values,)
-            )
-
-
 # --- the graph, one node at a time ---------------------------------------------------------------
 
 
@@ -540,7 +529,7 @@ def dead_view(frame: Frame) -> None:
 
 def main() -> None:
     frame = Frame("backprop")
-    claims(frame)
+    frame.claims(PRESETS)
     view = frame.segmented(
         "view", frame.t("view"), VIEWS, "graph", format_func=lambda v: frame.t(f"view_{v}")
     )

@@ -52,17 +52,6 @@ RUN_KEY, SWEEP_KEY, DIGIT_KEY, PAD_VERSION = "_cnn_run", "_cnn_sweep", "_digit",
 # --- controls ----------------------------------------------------------------------------------
 
 
-def claims(frame: Frame) -> None:
-    """The page's claims, each with a button that sets the experiment up."""
-    with st.expander(frame.t("claims_title"), expanded=False, icon=":material/lightbulb:"):
-        for name, values in PRESETS.items():
-            text, button = st.columns([5, 1], vertical_alignment="center")
-            text.markdown(frame.t(f"claim_{name}"))
-            button.button(
-                frame.t("show_me"), key=f"preset_{name}", on_click=frame.preset, args=(values,)
-            )
-
-
 @st.cache_resource(max_entries=64, show_spinner=False)
 def builtin_image(source: str, side: int) -> torch.Tensor:
     """A photo or pattern as (1, 1, H, W) grey, shared by every session (read, never written)."""
@@ -926,7 +915,7 @@ def sweep_results(frame: Frame, run: LiveRun, epochs: int, seeds: int) -> None:
 
 def main() -> None:
     frame = Frame("cnn")
-    claims(frame)
+    frame.claims(PRESETS)
     view = frame.segmented(
         "view", frame.t("view"), VIEWS, "filters", format_func=lambda v: frame.t(f"view_{v}")
     )

@@ -52,16 +52,6 @@ SERIES_VIEWS = ("cell", "gates", "predict")  # the views drawn from the next-ste
 # --- controls ----------------------------------------------------------------------------------
 
 
-def claims(frame: Frame) -> None:
-    with st.expander(frame.t("claims_title"), expanded=False, icon=":material/lightbulb:"):
-        for name, values in PRESETS.items():
-            text, button = st.columns([5, 1], vertical_alignment="center")
-            text.markdown(frame.t(f"claim_{name}"))
-            button.button(
-                frame.t("show_me"), key=f"preset_{name}", on_click=frame.preset, args=(values,)
-            )
-
-
 def sequence_controls(frame: Frame) -> dict[str, Any]:
     """The sequence's source and its settings; the dict is also the series' cache key."""
     st.subheader(frame.t("sequence_title"))
@@ -742,7 +732,7 @@ def results_area(
 
 def main() -> None:
     frame = Frame("rnn")
-    claims(frame)
+    frame.claims(PRESETS)
     controls, results = st.columns([1, 2.3], gap="large")
     with controls:
         choice = sequence_controls(frame)

@@ -7,7 +7,7 @@ import inspect
 import io
 import math
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -303,6 +303,16 @@ class Frame:
         for key, default in self._defaults.items():
             if key not in KEPT_ON_RESET:
                 st.session_state[key] = default
+
+    def claims(self, presets: Mapping[str, dict[str, Any]]) -> None:
+        """The page's claims (`claim_<name>`), each with a button that sets its experiment up."""
+        with st.expander(self.t("claims_title"), icon=":material/lightbulb:"):
+            for name, values in presets.items():
+                text, button = st.columns([5, 1], vertical_alignment="center")
+                text.markdown(self.t(f"claim_{name}"))
+                button.button(
+                    self.t("show_me"), key=f"preset_{name}", on_click=self.preset, args=(values,)
+                )
 
     def preset(self, values: dict[str, Any]) -> None:
         """Every control back to its default, then `values` set (a widget callback)."""
