@@ -222,7 +222,7 @@ class MLP:
             raise ValueError(f"{len(self.dropout)} dropout rates for {hidden} hidden layers")
         if not all(0 <= p < 1 for p in self.dropout):
             raise ValueError(f"dropout rates must be in [0, 1), got {self.dropout}")
-        self._masks = torch.Generator().manual_seed(seed + _DROPOUT_SEED_OFFSET)
+        self.mask_generator = torch.Generator().manual_seed(seed + _DROPOUT_SEED_OFFSET)
         # He or Xavier by each layer's own activation (the output layer: the last hidden one's).
         names = [a.name for a in self.activations]
         rule = [*names, names[-1]] if names else self.activation.name
@@ -233,6 +233,11 @@ class MLP:
     def preactivations(self) -> list[Tensor]:
         """Pre-activations z of each hidden layer from the last forward, each (N, H_l)."""
         return self._trace.preactivations if self._trace else []
+
+    @property
+    def masks(self) -> Sequence[Tensor | None]:
+        """The dropout masks of the last forward, one per hidden layer ((): no dropout)."""
+        return self._trace.masks if self._trace else ()
 
     @property
     def hidden_outputs(self) -> list[Tensor]:
@@ -250,7 +255,7 @@ class MLP:
         if not any(self.dropout):
             return []
         sizes = self.layer_sizes[1:-1]
-        return [dropout_mask((X.shape[0], n), p, self._masks, X) if p > 0 else None
+        return [dropout_mask((X.shape[0], n), p, self.mask_generator, X) if p > 0 else None
                 for n, p in zip(sizes, self.dropout, strict=True)]  # fmt: skip
 
     def __call__(self, X: Tensor) -> Tensor:
@@ -306,7 +311,7 @@ def collapse(params: Params) -> tuple[Tensor, Tensor]:
     return W, b
 
 
-def kinks(params: Params, act: Activation, x: Tensor, rtol: float = 1e-4) -> Tensor:
+def kinks(params: Params, act: Activations, x: Tensor, rtol: float = 1e-4) -> Tensor:
     r"""(K,) inputs where a 1-input net of piecewise-linear units changes slope, on a sorted grid.
 
     Between two grid points where no unit switches side ($z > 0$ or not), the net is one straight
@@ -314,8 +319,10 @@ def kinks(params: Params, act: Activation, x: Tensor, rtol: float = 1e-4) -> Ten
     real kink is placed where the two lines meet. A switch that leaves the slope unchanged (a
     unit whose output weight is 0, say) is not a kink.
     """
-    if act.name not in PIECEWISE_LINEAR:
-        raise ValueError(f"{act.name} is not piecewise linear; use one of {PIECEWISE_LINEAR}")
+    names = [act.name] if isinstance(act, Activation) else [a.name for a in act]
+    curved = [name for name in names if name not in PIECEWISE_LINEAR]
+    if curved:
+        raise ValueError(f"{curved[0]} is not piecewise linear; use one of {PIECEWISE_LINEAR}")
     X = x.reshape(-1, 1)  # (G, 1)
     trace = forward_pass(params, act, X)
     y = trace.output[:, 0].tolist()

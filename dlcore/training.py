@@ -74,6 +74,8 @@ class Setup:
     init_scale: float = 1.0  # the weights' sigma when init is "custom"
     clip: float = 0.0  # the largest gradient norm a step may take; 0: no clipping
     hyper: tuple[tuple[str, Any], ...] = ()  # optimizer hyper-parameters, e.g. (("momentum", 0.5),)
+    activations: tuple[str, ...] = ()  # one per hidden layer; (): `activation` for every layer
+    dropout: tuple[float, ...] = ()  # a rate per hidden layer; (): none
 
 
 def identity(setup: Setup) -> Setup:
@@ -207,7 +209,9 @@ def mlp_model(
 ) -> mlp.MLP:
     """The default model: an MLP from the data's inputs through setup.hidden to the outputs."""
     sizes = [data.X_train.shape[1], *setup.hidden, output_size(data.task, data.n_classes)]
-    return mlp.MLP(sizes, setup.activation, setup.seed, device, dtype, setup.init, setup.init_scale)
+    activation = setup.activations or setup.activation
+    return mlp.MLP(sizes, activation, setup.seed, device, dtype, setup.init, setup.init_scale,
+                   setup.dropout)  # fmt: skip
 
 
 class Trainer:

@@ -37,6 +37,8 @@ HYPER_CONTROLS: dict[str, tuple[str, tuple[float, ...], float]] = {
     "rmsprop": ("alpha", (0.9, 0.95, 0.99, 0.999), 0.99),
 }
 LIVE, RESTART = ":material/bolt:", ":material/restart_alt:"  # label marks: live or a new run
+SAME = "same"  # a hidden layer's activation: the one chosen for all layers
+DROPOUT_RATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 MAX_LAYERS, MAX_UNITS = 6, 16
 FEATURE_OPTIONS = {datasets.FEATURE_LABELS[f]: f for f in datasets.FEATURES}  # label -> name
 VIEWS = ("network", "units", "classes", "shapes", "linear")
@@ -59,6 +61,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         "units1": 8,
         "units2": 8,
         "units3": 8,
+    },
+    # A small, noisy set that three wide layers overfit: with dropout 0.2 the gap narrowed on
+    # each of seeds 0-9 (to 0.15-0.84 of the gap without), judged against DROPOUT_NARROWER.
+    "dropout": {
+        **{"data": "circle", "points": 100, "noise": 1.0, "test": 50, "epochs": 500},
+        **{"act": "relu", "lr": 0.01, "batch": 16, "layers": 3},
+        **{f"units{i}": 16 for i in (1, 2, 3)},
+        **{f"drop{i}": 0.2 for i in (1, 2, 3)},
     },
 }
 
@@ -147,6 +157,7 @@ def network_controls(frame: Frame, seed: int) -> tuple[training.Setup, int]:
             "lam", _live(frame, "lam"), LAMBDAS, 0.001, disabled=penalty == "none"
         )
     hyper = hyper_control(frame, opt)
+    layer_acts, rates = per_layer_controls(frame, layers, act)
     epochs = frame.select_slider("epochs", frame.t("epochs"), EPOCHS, 300)
     setup = training.Setup(
         hidden=tuple(hidden),
@@ -158,8 +169,33 @@ def network_controls(frame: Frame, seed: int) -> tuple[training.Setup, int]:
         lam=float(lam) if penalty != "none" else 0.0,
         seed=seed,
         hyper=hyper,
+        # Empty unless used: a net without them keeps the setup (and the run) it always had.
+        activations=layer_acts if any(a != act for a in layer_acts) else (),
+        dropout=rates if any(rates) else (),
     )
     return setup, int(epochs)
+
+
+def per_layer_controls(
+    frame: Frame, layers: int, act: str
+) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """Each hidden layer's own activation (or the common one) and its dropout rate."""
+    acts, rates = [], []
+    with st.expander(frame.t("per_layer_title"), icon=":material/tune:"):
+        if not layers:
+            st.caption(frame.t("per_layer_none"))
+        for i in range(1, layers + 1):
+            left, right = st.columns(2)
+            with left:
+                chosen = frame.select(
+                    f"act{i}", _new_run(frame, "layer_activation", i=i), (SAME, *activations.NAMES),
+                    SAME, format_func=lambda a: frame.t("same_activation") if a == SAME else a,
+                )  # fmt: skip
+            with right:
+                label = _new_run(frame, "layer_dropout", i=i)
+                rates.append(float(frame.select_slider(f"drop{i}", label, DROPOUT_RATES, 0.0)))
+            acts.append(act if chosen == SAME else chosen)
+    return tuple(acts), tuple(rates)
 
 
 def _live(frame: Frame, key: str, **values: Any) -> str:
@@ -464,7 +500,10 @@ def baseline_run(
         base.drop(engine())
         base = st.session_state["_baseline"] = None
     if wanted and base is None:
-        shallow = dataclasses.replace(setup, hidden=setup.hidden[:1])
+        shallow = dataclasses.replace(
+            setup, hidden=setup.hidden[:1], activations=setup.activations[:1],
+            dropout=setup.dropout[:1],
+        )  # fmt: skip
         trainer = training.Trainer(problem.data, shallow, device=device)
         base = st.session_state["_baseline"] = LiveRun(key, trainer, owner("playground-baseline"))
     if base is not None:  # the twin trains as the learner's run does, changes included
@@ -472,9 +511,31 @@ def baseline_run(
     return base
 
 
+def dropout_twin_run(
+    problem: play.Problem, setup: training.Setup, key: tuple, device: torch.device
+) -> LiveRun | None:
+    """The same net without dropout, trained alongside, that the dropout claim compares with."""
+    twin = st.session_state.get("_dropout_twin")
+    wanted = bool(setup.dropout)
+    if twin is not None and (not wanted or twin.key != key):
+        twin.drop(engine())
+        twin = st.session_state["_dropout_twin"] = None
+    if wanted and twin is None:
+        plain = dataclasses.replace(setup, dropout=())
+        trainer = training.Trainer(problem.data, plain, device=device)
+        twin = LiveRun(key, trainer, owner("playground-dropout-twin"))
+        st.session_state["_dropout_twin"] = twin
+    if twin is not None:
+        follow_live_settings(twin, dataclasses.replace(setup, dropout=()))
+    return twin
+
+
+RUN_KEYS = ("_run", "_baseline", "_dropout_twin")
+
+
 def _runs() -> list[LiveRun]:
-    """This session's runs on this page: the learner's, and the depth claim's twin if any."""
-    return [r for r in (st.session_state.get(k) for k in ("_run", "_baseline")) if r is not None]
+    """This session's runs on this page: the learner's, and the twins its claims compare with."""
+    return [r for r in (st.session_state.get(k) for k in RUN_KEYS) if r is not None]
 
 
 def _parameter_count(problem: play.Problem, setup: training.Setup) -> int:
@@ -534,8 +595,8 @@ def _step(run: LiveRun, epochs: int) -> None:
 def _restart() -> None:
     for each in _runs():
         each.drop(engine())
-    st.session_state.pop("_run", None)
-    st.session_state.pop("_baseline", None)
+    for key in RUN_KEYS:
+        st.session_state.pop(key, None)
 
 
 def live_results(
@@ -654,13 +715,13 @@ def fit_chart(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     net = run.job.net
     inputs = problem.inputs(points).to(run.job.X_train)
     out = run.job.output(inputs).cpu()
-    piecewise = net.activation.name in mlp.PIECEWISE_LINEAR
+    piecewise = play.piecewise_linear(net)
     kinks_x = np.zeros(0, np.float32)
     # A diverged net's outputs are NaN, inf or overflowing: no slopes to compare, no pieces.
     diverged = run.job.diverged or not bool(out.isfinite().all())
     counted = piecewise and run.job.task == "regression" and not diverged
     if counted:
-        found = mlp.kinks(net.params, net.activation, inputs[:, 0]).cpu()
+        found = mlp.kinks(net.params, net.activations, inputs[:, 0]).cpu()
         # Back from the scaled input to the data's own x.
         kinks_x = (found * problem.std[0] + problem.mean[0]).numpy()
     y_fit = (
@@ -687,12 +748,12 @@ def pieces_verdict(run: LiveRun, x: torch.Tensor, pieces: int) -> Verdict:
     params = [(W.double(), b.double()) for W, b in net.params]
     # An even grid made in float64: float32 steps wobble, and the wobble reads as curvature.
     x = torch.linspace(x[0].item(), x[-1].item(), x.numel(), dtype=torch.float64)
-    y = mlp.forward_pass(params, net.activation, x[:, None]).output[:, 0]
-    piecewise = net.activation.name in mlp.PIECEWISE_LINEAR
-    kinks = mlp.kinks(params, net.activation, x) if piecewise else x.new_zeros(0)
+    y = mlp.forward_pass(params, net.activations, x[:, None]).output[:, 0]
+    piecewise = play.piecewise_linear(net)
+    kinks = mlp.kinks(params, net.activations, x) if piecewise else x.new_zeros(0)
     bent = play.bend(x, y, kinks)
     one_d_regression = run.job.task == "regression"
-    return play.pieces_verdict(one_d_regression, net.activation.name, bent, pieces)
+    return play.pieces_verdict(one_d_regression, play.activation_names(net), bent, pieces)
 
 
 def data_verdicts(
@@ -711,6 +772,11 @@ def data_verdicts(
         deep = t.history.test_accuracy[-1]
         verdict = play.depth_verdict(t.setup.hidden, choice["noise"], both, deep, shallow)
         frame.verdict("spiral", verdict)
+    twin = st.session_state.get("_dropout_twin")
+    if t.setup.dropout and twin is not None:
+        both = finished and twin.state == "done"
+        gaps = [r.history.test_loss[-1] - r.history.train_loss[-1] for r in (t, twin.job)]
+        frame.verdict("dropout", play.dropout_verdict(t.setup.dropout, both, *gaps))
 
 
 def history_charts(frame: Frame, run: LiveRun) -> None:
@@ -765,7 +831,18 @@ def network_view(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
         ),
         key="chart_network",
     )  # fmt: skip
+    if net.activations:
+        st.caption(frame.t("network_layers", layers=_layer_summary(net)))
     weight_editor(frame, problem, run, outputs)
+
+
+def _layer_summary(net: mlp.MLP) -> str:
+    """'L1 relu (dropout 0.2) · L2 tanh': each hidden layer's activation and dropout rate."""
+    rates = net.dropout or (0.0,) * len(net.activations)
+    return " · ".join(
+        f"L{i} {a.name}" + (f" (dropout {p:g})" if p else "")
+        for i, (a, p) in enumerate(zip(net.activations, rates, strict=True), start=1)
+    )
 
 
 def weight_editor(frame: Frame, problem: play.Problem, run: LiveRun, outputs: list[str]) -> None:
@@ -830,7 +907,8 @@ def units_view(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     size = LIGHT_UNIT_GRID if frame.light(run) else UNIT_GRID
     xs, ys, points = play.grid(problem, size)
     net = run.job.net
-    trace = mlp.forward_pass(net.params, net.activation, problem.inputs(points).to(run.job.X_train))
+    inputs = problem.inputs(points).to(run.job.X_train)
+    trace = mlp.forward_pass(net.params, net.activations, inputs)
     maps, labels = [], []
     for layer, h in enumerate(trace.hidden_outputs, start=1):
         for unit in range(h.shape[1]):
@@ -877,7 +955,7 @@ def classes_view(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
 def shapes_view(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     st.markdown(frame.t("shapes_claim"))
     net = run.job.net
-    trace = mlp.forward_pass(net.params, net.activation, run.job.X_train)
+    trace = mlp.forward_pass(net.params, net.activations, run.job.X_train)
     rows = [[frame.t("shape_input"), "X", _shape(trace.inputs[0])]]
     for layer, (W, b) in enumerate(net.params, start=1):
         h_in = trace.inputs[layer - 1]
@@ -889,7 +967,7 @@ def shapes_view(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
         if not last:
             rows.append(
                 [
-                    frame.t("shape_activation", name=net.activation.name),
+                    _activation_step(frame, net, layer),
                     f"H{layer} = f(Z{layer})",
                     _shape(trace.hidden_outputs[layer - 1]),
                 ]
@@ -904,6 +982,13 @@ def shapes_view(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     frame.verdict("layers", play.shapes_verdict(run.job.X_train.shape[0], layers))
 
 
+def _activation_step(frame: Frame, net: mlp.MLP, layer: int) -> str:
+    """'Activation tanh', with its dropout rate when the layer has one (training only)."""
+    step = frame.t("shape_activation", name=net.activations[layer - 1].name)
+    rate = net.dropout[layer - 1] if net.dropout else 0.0
+    return step + (frame.t("shape_dropout", p=rate) if rate else "")
+
+
 def _shape(t: torch.Tensor) -> str:
     return "(" + "×".join(str(n) for n in t.shape) + ")"
 
@@ -915,8 +1000,9 @@ def linear_view(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     gap = (run.job.output(X) - (X @ W + b)).abs().max().item()
     st.metric(frame.t("linear_gap"), f"{gap:.2e}", help=frame.t("linear_gap_help"))
     scale = run.job.output(X).abs().max().item()
-    frame.verdict("linear", play.collapse_verdict(net.activation.name, gap, scale))
-    if net.activation.name != "identity":
+    names = play.activation_names(net)
+    frame.verdict("linear", play.collapse_verdict(names, gap, scale))
+    if names != "identity":
         st.button(frame.t("linear_try"), key="use_identity", on_click=_use_identity)
     st.markdown(frame.t("linear_product", shape=_shape(W)))
     st.code(
@@ -938,7 +1024,12 @@ def checks(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     """Our gradients against autograd now, and our loss curve against torch.nn + torch.optim."""
     t = run.job
     X, T = t.X_train[:GRADIENT_ROWS], t.T_train[:GRADIENT_ROWS]
-    ours, theirs = t.gradients(X, T), reference_training.gradients(t, X, T)
+    # With dropout the check draws masks: the generator is put back, so that the run's own
+    # masks after a pause are those of one uninterrupted run.
+    kept = t.net.mask_generator.get_state()
+    ours = t.gradients(X, T)
+    theirs = reference_training.gradients(t, X, T, t.net.masks)
+    t.net.mask_generator.set_state(kept)
     diff = max((a - b).abs().max().item() for a, b in zip(ours, theirs, strict=True))
     frame.check(frame.t("check_gradients"), diff, 1e-4)
     # The twin trains with the settings the run began with: compared up to the first live change.
@@ -948,6 +1039,8 @@ def checks(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
         replay = play.pytorch_replay(problem, t.initial_setup, upto)
         run.extras["check"] = {"upto": upto, **replay}
     check = run.extras.get("check", {})
+    if t.setup.dropout:
+        st.caption(frame.t("replay_dropout"))
     if check.get("epochs"):
         frame.check(frame.t("check_curve", epochs=check["epochs"]), check["diff"], 1e-9)
         with st.expander(frame.t("replay_title"), icon=":material/compare_arrows:"):
@@ -964,7 +1057,7 @@ def checks(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
         training.Trainer.gradients,
         mlp.forward_pass,
         mlp.backward_trace,
-        *t.net.activation.functions,
+        *dict.fromkeys(f for a in t.net.activations or [t.net.activation] for f in a.functions),
         *t.loss.functions,
         type(t.opt).direction,
         training.Trainer.step,
@@ -1014,6 +1107,7 @@ def results_area(
     run = live_run(frame, problem, setup, key)
     follow_live_settings(run, setup)
     baseline_run(problem, setup, key, choice["name"], run.job.X_train.device)
+    dropout_twin_run(problem, setup, key, run.job.X_train.device)
     run_buttons(frame, run, epochs)
     live_results(frame, problem, run, choice, epochs, view)
     if not run.running:  # the mirror lacks the optimizer state while a worker trains

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from dlcore import datasets, training
+from dlcore import datasets, mlp, training
 from dlcore.reference import training as reference_training
 from ui import drawing, uploads
 from ui.verdict import Verdict
@@ -52,6 +52,17 @@ class Problem:
     def target_units(self, y: Tensor) -> Tensor:
         """Regression outputs back in the target's own units."""
         return y * self.y_std + self.y_mean
+
+
+def activation_names(net: mlp.MLP) -> str:
+    """The net's hidden activation: 'tanh', or 'relu, tanh' when its layers differ."""
+    names = list(dict.fromkeys(a.name for a in net.activations))
+    return ", ".join(names) if names else net.activation.name
+
+
+def piecewise_linear(net: mlp.MLP) -> bool:
+    """Every hidden layer's activation is made of straight pieces (so is the net's function)."""
+    return all(a.name in mlp.PIECEWISE_LINEAR for a in net.activations)
 
 
 def feature_label(feature: str, input_names: Sequence[str]) -> str:
@@ -165,6 +176,8 @@ def replay(data: training.Data, setup: training.Setup, epochs: int) -> dict:
     Float64 so that the difference shows the method, not float32 rounding amplified by many
     steps. The replay stops at CHECK_STEPS optimizer steps, whole epochs only.
     """
+    if setup.dropout:  # torch would draw other masks: the curves could not agree
+        return {"epochs": 0}
     n = data.X_train.shape[0]
     per_epoch = math.ceil(n / setup.batch_size)
     epochs = min(epochs, CHECK_EPOCHS, CHECK_STEPS // per_epoch)
@@ -191,6 +204,8 @@ def weights_json(problem: Problem, trainer: training.Trainer) -> str:
         "format": "dl-cheatsheet playground model, layer = x @ W + b, W shaped (in, out)",
         "layer_sizes": list(net.layer_sizes),
         "activation": {"name": net.activation.name, **net.activation.params},
+        "hidden_activations": [{"name": a.name, **a.params} for a in net.activations],
+        "dropout_in_training": list(net.dropout),
         "task": trainer.task,
         "inputs": problem.input_names,
         "features": problem.feature_names,
@@ -220,11 +235,12 @@ def state_dict_bytes(trainer: training.Trainer) -> bytes:
 
 def sequential_code(trainer: training.Trainer, file_name: str) -> str:
     """Python that rebuilds the net in torch.nn and loads the exported state_dict."""
-    cls, kwargs = reference_training.module_spec(trainer.net.activation)
-    args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
     modules = []
+    # No nn.Dropout: it has no weights and is off in use (eval), and it would shift the indices.
     for i, (n_in, n_out) in enumerate(itertools.pairwise(trainer.net.layer_sizes)):
         if i:
+            cls, kwargs = reference_training.module_spec(trainer.net.activations[i - 1])
+            args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
             modules.append(f"nn.{cls}({args})")
         modules.append(f"nn.Linear({n_in}, {n_out})")
     body = ",\n    ".join(modules)
@@ -298,6 +314,7 @@ SUM_TOLERANCE = 1e-5  # softmax rows in float32 sum to 1 within a few ulps
 DEEP_ENOUGH = 0.8  # test accuracy at which a net has untangled the spiral
 DEPTH_GAIN = 0.2  # how far the deep net must beat the shallow one of the same width
 QUIET_NOISE = 0.2  # above this noise the spiral's arms overlap: no net untangles them
+DROPOUT_NARROWER = 0.9  # dropout's gap must be at most this share of the gap without
 
 
 def neuron_verdict(
@@ -381,3 +398,20 @@ def depth_verdict(
     held = deep >= DEEP_ENOUGH and deep - shallow >= DEPTH_GAIN
     failed = "noise" if noise > QUIET_NOISE else "claim"
     return Verdict.judge(held, failed, deep=deep, shallow=shallow, layers=len(hidden), noise=noise)
+
+
+def dropout_verdict(
+    rates: Sequence[float], finished: bool, gap_with: float, gap_without: float
+) -> Verdict:
+    """Dropout narrows the gap between test and training loss: this net's gap against its twin's
+    without dropout, both trained to the end."""
+    if not any(rates):
+        return Verdict.unmet("dropout")
+    if not finished:
+        return Verdict.pending()
+    overfit = gap_without > 0
+    held = overfit and gap_with <= DROPOUT_NARROWER * gap_without
+    return Verdict.judge(
+        held, "claim" if overfit else "overfit", gap_with=gap_with, gap_without=gap_without,
+        share=DROPOUT_NARROWER,
+    )  # fmt: skip

@@ -64,27 +64,41 @@ def linear_layers(params: list[tuple[Tensor, Tensor]]) -> list[nn.Linear]:
     return layers
 
 
-def _forward(layers: list[nn.Linear], act: str, X: Tensor) -> Tensor:
+def _forward(
+    layers: list[nn.Linear], act: str | Sequence[str], X: Tensor, masks: Sequence = ()
+) -> Tensor:
+    """The net by torch.nn: one activation for all hidden layers or one each, dropout masks."""
     h = X
     for i, layer in enumerate(layers):
         h = layer(h)
         if i < len(layers) - 1:
-            h = activation(act, h)
+            h = activation(act if isinstance(act, str) else act[i], h)
+            if masks and masks[i] is not None:
+                h = h * masks[i]
     return h
 
 
+def _activations(trainer: dltraining.Trainer) -> str | list[str]:
+    """The trainer's activation, or its MLP's activation per hidden layer."""
+    if trainer.setup.activations:
+        return list(trainer.setup.activations)
+    return trainer.setup.activation
+
+
 def _data_loss(
-    trainer: dltraining.Trainer, layers: list[nn.Linear], X: Tensor, T: Tensor
+    trainer: dltraining.Trainer, layers: list[nn.Linear], X: Tensor, T: Tensor, masks: Sequence = ()
 ) -> Tensor:
     """The trainer's loss on (X, T), by torch.nn."""
-    output = _forward(layers, trainer.setup.activation, X)
+    output = _forward(layers, _activations(trainer), X, masks)
     return losses.loss(trainer.loss_name, output, T, **trainer.loss.params)
 
 
-def _loss(trainer: dltraining.Trainer, layers: list[nn.Linear], X: Tensor, T: Tensor) -> Tensor:
+def _loss(
+    trainer: dltraining.Trainer, layers: list[nn.Linear], X: Tensor, T: Tensor, masks: Sequence = ()
+) -> Tensor:
     """The trainer's loss plus its weight penalty, autograd-ready."""
     s = trainer.setup
-    loss = _data_loss(trainer, layers, X, T)
+    loss = _data_loss(trainer, layers, X, T, masks)
     if s.penalty != "none":
         loss = loss + optim.penalty([layer.weight for layer in layers], s.penalty, s.lam)
     return loss
@@ -139,16 +153,19 @@ def loss_curve(trainer: dltraining.Trainer, epochs: int) -> list[float]:
     layers = linear_layers(trainer.net.params)
     leaves = [p for layer in layers for p in (layer.weight, layer.bias)]
     return twin_loss_curve(
-        trainer, lambda X: _forward(layers, trainer.setup.activation, X), leaves, epochs
+        trainer, lambda X: _forward(layers, _activations(trainer), X), leaves, epochs
     )
 
 
-def gradients(trainer: dltraining.Trainer, X: Tensor, T: Tensor) -> list[Tensor]:
-    """Autograd's (clipped) gradient of loss + penalty on (X, T) at the trainer's weights, flat."""
+def gradients(
+    trainer: dltraining.Trainer, X: Tensor, T: Tensor, masks: Sequence = ()
+) -> list[Tensor]:
+    """Autograd's (clipped) gradient of loss + penalty on (X, T) at the trainer's weights, flat,
+    through the given dropout masks (those of the trainer's forward on X)."""
     layers = linear_layers(trainer.net.params)
     leaves = [p for layer in layers for p in (layer.weight, layer.bias)]
     with torch.enable_grad():
-        _loss(trainer, layers, X, T).backward()
+        _loss(trainer, layers, X, T, masks).backward()
     if trainer.setup.clip > 0:
         nn.utils.clip_grad_norm_(leaves, trainer.setup.clip)
     # Back to dlcore's layout: W as (in, out).

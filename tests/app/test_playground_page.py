@@ -418,6 +418,7 @@ CLAIMS = {  # each claim button and some of what it must set (pages/playground.p
     "pieces": {"data": "sine", "noise": 0.1, "act": "relu", "units1": 8},
     "softmax": {"data": "blobs", "classes": 4, "view": "classes"},
     "spiral": {"data": "spiral", "noise": 0.0, "layers": 3, "units3": 8},
+    "dropout": {"data": "circle", "points": 100, "noise": 1.0, "layers": 3, "drop3": 0.2},
 }
 # The words of each claim's verdict element (ui/content/en/playground.toml verdict_<claim>).
 CLAIM_WORDS = {
@@ -427,6 +428,7 @@ CLAIM_WORDS = {
     "pieces": "piecewise-linear function",
     "softmax": "scores into class probabilities",
     "spiral": "A spiral needs depth",
+    "dropout": "Dropout narrows the gap",
 }
 
 
@@ -447,7 +449,7 @@ def test_every_claim_preset_shows_its_claim(name: str, seed: int):
     at = open_page(PAGE)
     at.button(key=f"preset_{name}").click().run()
     at.number_input(key="seed").set_value(seed).run()
-    if name in ("neuron", "softmax", "spiral"):  # judged from a finished run
+    if name in ("neuron", "softmax", "spiral", "dropout"):  # judged from a finished run
         assert "Train to see" in verdict_of(at, CLAIM_WORDS[name])
         at.button(key="train").click().run()
         rerun_until(at, lambda a: "Train to see" not in verdict_of(a, CLAIM_WORDS[name]))
@@ -631,3 +633,30 @@ def test_a_weight_edit_reaches_a_run_that_trains_in_a_worker():
     at.button(key="pause").click().run()
     job = at.session_state["_run"].job
     assert job.changes[0]["change"] == {"param": (1, (0,), -3.0)} and job.epoch > 0
+
+
+def test_each_layer_its_own_activation_and_dropout_in_the_views_and_checks():
+    at = open_page(PAGE, act2="relu", drop1="0.3", view="shapes")
+    table = next(m.value for m in at.markdown if m.value.startswith("| Step"))
+    assert "Activation tanh, then dropout p = 0.3" in table and "| Activation relu |" in table
+    step(at)
+    assert all_checks_pass(at)  # our gradients through this step's masks vs autograd
+    assert any("replay in PyTorch covers nets without dropout" in c.value for c in at.caption)
+    at.segmented_control(key="view").set_value("network").run()
+    assert any(c.value == "Hidden layers: L1 tanh (dropout 0.3) · L2 relu" for c in at.caption)
+    at.selectbox(key="act1").set_value("elu").run()
+    assert progress(at) == "Epoch 0 of 300"  # the net's make-up: a new run
+
+
+def test_tampered_per_layer_values_fall_back_to_their_defaults():
+    at = open_page(PAGE, act1="softmax", drop2="0.9")
+    assert at.selectbox(key="act1").value == "same" and at.select_slider(key="drop2").value == 0.0
+    assert not at.session_state["_run"].job.setup.dropout
+
+
+def test_the_depth_twin_takes_the_first_layers_own_activation_and_dropout():
+    at = open_page(PAGE, data="spiral", layers="3", act1="relu", drop1="0.2")
+    shallow = at.session_state["_baseline"].job.setup
+    assert shallow.hidden == (4,) and shallow.activations == ("relu",)
+    assert shallow.dropout == (0.2,)
+    step(at)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.test_e2e_cnn import drag_a_finger
-from ui import uploads
+from ui import drawing, uploads
 
 pytestmark = pytest.mark.e2e
 
@@ -236,3 +237,11 @@ def test_a_finger_draws_a_point_with_a_box_on_a_phone(browser, base_url):
         assert not errors, errors
     finally:
         context.close()
+
+
+def test_a_shared_link_brings_the_drawn_points(app):
+    points = np.array([[5 + i, 5 + i % 3, 0] for i in range(6)]
+                      + [[30 - i, 30 - i % 3, 1] for i in range(6)], np.int16)  # fmt: skip
+    app.open(f"/playground?data=draw&drawn={drawing.encode(points, 'classes')}")
+    expect(app.main.locator(".st-key-draw_board")).to_contain_text("Your points: 12")
+    expect(app.main.get_by_role("button", name="Train")).to_be_enabled()

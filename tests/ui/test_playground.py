@@ -159,3 +159,53 @@ def test_depth_verdict():
     assert play.depth_verdict((8, 8, 8), 0.0, True, 0.85, 0.8).failed == "claim"  # no gain
     assert play.depth_verdict((8,), 0.0, True, 0.5, 0.5).failed == "depth"
     assert play.depth_verdict((8, 8, 8), 0.0, False, 0.0, 0.0).held is None
+
+
+def test_a_net_with_its_own_activation_per_layer_and_dropout_exports_and_checks():
+    p = circle()
+    setup = training.Setup((5, 4), "tanh", "adam", 0.01, 16, activations=("relu", "elu"),
+                           dropout=(0.3, 0.1))  # fmt: skip
+    trainer = training.Trainer(p.data, setup)
+    trainer.run(2)
+    code = play.sequential_code(trainer, "m.pt")
+    assert code.index("nn.ReLU()") < code.index("nn.ELU(alpha=1.0)") and "Dropout" not in code
+    namespace: dict = {}
+    exec(code.replace('model.load_state_dict(torch.load("m.pt"))', ""), namespace)
+    model = namespace["model"]
+    model.load_state_dict(torch.load(io.BytesIO(play.state_dict_bytes(trainer))))
+    with torch.no_grad():  # evaluation: no dropout on either side
+        torch.testing.assert_close(model(p.data.X_test), trainer.output(p.data.X_test))
+    doc = json.loads(play.weights_json(p, trainer))
+    assert [a["name"] for a in doc["hidden_activations"]] == ["relu", "elu"]
+    assert doc["dropout_in_training"] == [0.3, 0.1]
+    X, T = trainer.X_train[:32], trainer.T_train[:32]
+    ours = trainer.gradients(X, T)
+    theirs = reference_training.gradients(trainer, X, T, trainer.net.masks)
+    for a, b in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    assert play.replay(p.data, setup, 3) == {"epochs": 0}  # torch would draw other masks
+    assert play.activation_names(trainer.net) == "relu, elu"
+    assert not play.piecewise_linear(trainer.net)
+
+
+def test_dropout_verdict():
+    assert play.dropout_verdict((0.0, 0.0), True, 0.1, 0.5).failed == "dropout"
+    assert play.dropout_verdict((0.2,), False, 0.1, 0.5).held is None
+    assert play.dropout_verdict((0.2,), True, 0.3, 0.5).held  # 0.6 of the gap without
+    assert play.dropout_verdict((0.2,), True, 0.48, 0.5).failed == "claim"
+    assert play.dropout_verdict((0.2,), True, 0.1, -0.05).failed == "overfit"
+
+
+def test_a_paused_dropout_run_resumes_with_the_masks_of_an_uninterrupted_one():
+    p = circle()
+    setup = training.Setup((6,), "relu", "adam", 0.01, 16, dropout=(0.5,))
+    straight = training.Trainer(p.data, setup)
+    straight.run(4)
+    paused = training.Trainer(p.data, setup)
+    paused.run(2)
+    buffer = io.BytesIO()
+    torch.save(paused, buffer)  # what the engine does at a pause
+    resumed = torch.load(io.BytesIO(buffer.getvalue()), weights_only=False)
+    resumed.run(4)
+    for a, b in zip(straight.flat_params, resumed.flat_params, strict=True):
+        assert torch.equal(a, b)
