@@ -136,7 +136,8 @@ def upsample(x8: Tensor) -> Tensor:
 
 
 @functools.cache
-def _digits_raw() -> tuple[Tensor, Tensor]:
+def digit_scans() -> tuple[Tensor, Tensor]:
+    """scikit-learn's handwritten digits: X (1797, 1, 8, 8) in [0, 1], y (1797,) the digit."""
     from sklearn.datasets import load_digits  # 1,797 scans shipped in scikit-learn's wheel
 
     bunch = load_digits()
@@ -147,7 +148,7 @@ def _digits_raw() -> tuple[Tensor, Tensor]:
 @functools.cache
 def digits(seed: int, test_fraction: float = 0.2) -> training.Data:
     """The handwritten digits, upsampled to 16 x 16, split into train and test by `seed`."""
-    X8, y = _digits_raw()
+    X8, y = digit_scans()
     X = upsample(X8)  # (N, 1, 16, 16)
     flat = X.reshape(X.shape[0], -1)
     split = datasets.train_test_split(flat, y, test_fraction, seed)
@@ -164,7 +165,7 @@ def digits(seed: int, test_fraction: float = 0.2) -> training.Data:
 
 def native_test_digit(seed: int, sample: int, test_fraction: float = 0.2) -> np.ndarray:
     """Test digit `sample` of the split `digits(seed)` makes, at its native 8 x 8 in [0, 1]."""
-    X8, _ = _digits_raw()
+    X8, _ = digit_scans()
     index = torch.arange(X8.shape[0])
     # The split permutes rows by the seed alone: the same permutation picks the same row here.
     split = datasets.train_test_split(index[:, None], index, test_fraction, seed)
