@@ -172,6 +172,7 @@ _MAGIC: tuple[tuple[bytes, str, str], ...] = (
 # Names inside a ZIP that make it a spreadsheet: Excel's .xlsx and LibreOffice's .ods.
 _SPREADSHEET_PARTS = (b"xl/", b"[Content_Types].xml", b"opendocument.spreadsheet")
 _EXCEL_SUFFIXES = (".xls", ".xlsx", ".xlsm", ".ods", ".numbers")
+_HIGH_RUN = re.compile(rb"[\x80-\xff]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 
 
@@ -193,6 +194,15 @@ def _reject_non_text(data: bytes, name: str) -> None:
         raise UploadError("upload_binary")
 
 
+def _looks_double_byte(data: bytes) -> bool:
+    """Every run of bytes >= 0x80 has an even length, as in Chinese text (two bytes a character).
+
+    Western Windows text (cp1252: é, ü, ß) has single high bytes between letters, and GBK would
+    read "Müller" as "M" + one CJK character + "ler" rather than fail.
+    """
+    return all(len(run) % 2 == 0 for run in _HIGH_RUN.findall(data))
+
+
 def _decode(data: bytes) -> tuple[str, str]:
     """(text, encoding): UTF-16 with a BOM, UTF-8 (BOM or not), GBK, else latin-1."""
     # Excel's "Unicode text" export is UTF-16 with a BOM; its NUL bytes were let through above.
@@ -202,6 +212,8 @@ def _decode(data: bytes) -> tuple[str, str]:
         except UnicodeDecodeError:
             pass
     for codec, label in (("utf-8-sig", "UTF-8"), ("gbk", "GBK")):
+        if codec == "gbk" and not _looks_double_byte(data):
+            continue
         try:
             text = data.decode(codec)
         except UnicodeDecodeError:

@@ -723,3 +723,11 @@ def test_random_bytes_only_ever_find_a_short_note_that_reads(data: bytes) -> Non
         U.read_csv(data, "random.csv", skip=len(above), max_rows=100, max_cols=10)
     except U.UploadError as e:
         assert e.key in U.KEYS
+
+
+def test_western_windows_text_is_not_read_as_gbk() -> None:
+    # "ü" then "l" is also a valid GBK character: only the lone high bytes give it away.
+    data = "name,x\nMüller,1\nJürgen,2\n".encode("cp1252")
+    assert data.decode("gbk") == "name,x\nM黮ler,1\nJ黵gen,2\n"  # what GBK alone would read
+    df = read(data)
+    assert df["name"].tolist() == ["Müller", "Jürgen"] and df.attrs["encoding"] == "latin-1"
