@@ -144,7 +144,7 @@ def one_column_table(data: bytes, name: str) -> pd.DataFrame:
     ui.uploads wants two columns at least (features and a target), so each line gets its row
     number in front, tab-separated, and the row column is dropped again after reading.
     """
-    text, encoding = uploads._text(data, name)
+    text, encoding = uploads.read_text(data, name)
     lines = text.splitlines()
     if pd.to_numeric(pd.Series([lines[0].strip().replace(",", ".")]), errors="coerce").notna()[0]:
         raise uploads.UploadError("upload_no_header", example=uploads.short(lines[0]))
@@ -181,7 +181,7 @@ def column(table: pd.DataFrame, name: str, dates: str | None = None) -> Series:
     column that is not numeric.
     """
     # ui.uploads reads the cells as the table's own decimal mark and missing-value words say.
-    values = uploads._feature_values(table, name, uploads._decimal_of(table))
+    values = uploads.number_column(table, name)
     notes: list[tuple[str, int]] = []
     steps = np.arange(len(values))
     if dates is not None:

@@ -574,6 +574,17 @@ def _mostly_numbers(values: np.ndarray, bad: np.ndarray) -> bool:
     return readable > 0 and unreadable <= MAX_BAD_FRACTION * (readable + unreadable)
 
 
+def read_text(data: bytes, name: str) -> tuple[str, str]:
+    """The file as text and the encoding it was read with; UploadError as read_csv gives it."""
+    return _text(bytes(data), name)
+
+
+def number_column(df: pd.DataFrame, column: str) -> np.ndarray:
+    """(n,) float64 values of one column in the table's decimal mark, NaN where missing;
+    UploadError if it is not numeric."""
+    return _feature_values(df, column, _decimal_of(df))
+
+
 def numeric_columns(df: pd.DataFrame) -> list[str]:
     """The columns that read as numbers (decimal commas allowed), in the table's order."""
     decimal = _decimal_of(df)
