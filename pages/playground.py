@@ -819,21 +819,22 @@ def inside(frame: Frame, problem: play.Problem, run: LiveRun, view: str) -> None
 def network_view(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
     st.markdown(frame.t("network_claim"))
     net = run.job.net
-    outputs = (
-        problem.class_names if run.job.task == "multiclass"
-        else [problem.target_name if run.job.task == "regression" else "P(1)"]
-    )  # fmt: skip
     st.plotly_chart(
         figures.network(
             net.layer_sizes, [W.cpu().numpy() for W, _ in net.params], problem.feature_names,
-            outputs, title=frame.t("network_chart"),
+            _output_names(problem, run), title=frame.t("network_chart"),
             biases=[b.cpu().numpy() for _, b in net.params],
         ),
         key="chart_network",
     )  # fmt: skip
     if net.activations:
         st.caption(frame.t("network_layers", layers=_layer_summary(net)))
-    weight_editor(frame, problem, run, outputs)
+
+
+def _output_names(problem: play.Problem, run: LiveRun) -> list[str]:
+    if run.job.task == "multiclass":
+        return problem.class_names
+    return [problem.target_name if run.job.task == "regression" else "P(1)"]
 
 
 def _layer_summary(net: mlp.MLP) -> str:
@@ -845,9 +846,12 @@ def _layer_summary(net: mlp.MLP) -> str:
     )
 
 
-def weight_editor(frame: Frame, problem: play.Problem, run: LiveRun, outputs: list[str]) -> None:
-    """Pick a link (or a unit's bias), read its value, set a new one: the run goes on from there."""
-    links = _links(frame, problem, run.job.net.layer_sizes, outputs)
+def weight_editor(frame: Frame, problem: play.Problem, run: LiveRun) -> None:
+    """Pick a link (or a unit's bias), read its value, set a new one: the run goes on from there.
+
+    Outside the live charts: a big net has a thousand links, too many to resend every redraw.
+    """
+    links = _links(frame, problem, run.job.net.layer_sizes, _output_names(problem, run))
     codes = list(links)
     if st.session_state.get("edit_link") not in links:  # another net: its first link
         st.session_state["edit_link"] = codes[0]
@@ -1110,6 +1114,8 @@ def results_area(
     dropout_twin_run(problem, setup, key, run.job.X_train.device)
     run_buttons(frame, run, epochs)
     live_results(frame, problem, run, choice, epochs, view)
+    if view == "network":
+        weight_editor(frame, problem, run)
     if not run.running:  # the mirror lacks the optimizer state while a worker trains
         checks(frame, problem, run)
         exports(frame, problem, run)
