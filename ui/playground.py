@@ -216,6 +216,10 @@ def weights_json(problem: Problem, trainer: training.Trainer) -> str:
         "target_mean": problem.y_mean,
         "target_std": problem.y_std,
         "epochs_trained": trainer.epoch,
+        "live_changes": [
+            {"step": c["step"], "epoch": c["epoch"], "change": change_label(c["change"])}
+            for c in trainer.changes
+        ],
         "layers": [{"W": W.tolist(), "b": b.tolist()} for W, b in net.params],
     }
     return json.dumps(doc, indent=1, ensure_ascii=False)

@@ -209,3 +209,18 @@ def test_a_paused_dropout_run_resumes_with_the_masks_of_an_uninterrupted_one():
     resumed.run(4)
     for a, b in zip(straight.flat_params, resumed.flat_params, strict=True):
         assert torch.equal(a, b)
+
+
+def test_the_exports_record_each_live_change():
+    p = circle()
+    trainer = training.Trainer(p.data, training.Setup((4,), "tanh", "adam", 0.01, 16))
+    trainer.run(1)
+    trainer.apply({"lr": 0.1, "penalty": "l2", "lam": 0.001})
+    trainer.run(2)
+    trainer.apply({"param": (0, (1, 2), -0.5)})
+    doc = json.loads(play.weights_json(p, trainer))
+    assert [c["change"] for c in doc["live_changes"]] == ["η=0.1, L2, λ=0.001", "W1[2,3]=-0.5"]
+    table = pd.read_csv(io.StringIO(play.history_csv(trainer)))
+    changes = table.dropna(subset=["change"])
+    assert changes["epoch"].tolist() == [1.0, 2.0] and changes["step"].tolist() == [10, 20]
+    assert table["epoch"].tolist() == [0, 1, 1, 2, 2]  # each evaluation, then the change after it
