@@ -89,20 +89,23 @@ def claims(frame: Frame) -> None:
 
 def data_controls(frame: Frame) -> dict[str, Any]:
     st.subheader(frame.t("data_title"))
+    st.caption(frame.t("data_caption", restart=RESTART))
     name = frame.select(
-        "data", frame.t("data"), DATA_SETS, "circle", format_func=lambda n: frame.t(f"set_{n}")
-    )
+        "data", _new_run(frame, "data"), DATA_SETS, "circle",
+        format_func=lambda n: frame.t(f"set_{n}"),
+    )  # fmt: skip
     choice: dict[str, Any] = {"name": name, "k": 2}
     if name in K_RANGE:
         lo, hi = K_RANGE[name]
-        choice["k"] = frame.slider("classes", frame.t("classes"), lo, hi, 3)
+        choice["k"] = frame.slider("classes", _new_run(frame, "classes"), lo, hi, 3)
     if name not in (UPLOAD, DRAW):
-        choice["n"] = frame.select_slider("points", frame.t("points"), POINTS, 500)
-        choice["noise"] = frame.slider("noise", frame.t("noise"), 0.0, 2.0, 0.5, step=0.05)
-    choice["test"] = frame.slider("test", frame.t("test"), 10, 50, 20, step=5, format="%d%%")
+        choice["n"] = frame.select_slider("points", _new_run(frame, "points"), POINTS, 500)
+        choice["noise"] = frame.slider("noise", _new_run(frame, "noise"), 0.0, 2.0, 0.5, step=0.05)
+    test_label = _new_run(frame, "test")
+    choice["test"] = frame.slider("test", test_label, 10, 50, 20, step=5, format="%d%%")
     seed_col, regen_col = st.columns(2, vertical_alignment="bottom")
     with seed_col:
-        choice["seed"] = frame.number("seed", frame.t("seed"), 0, 99_999, 0)
+        choice["seed"] = frame.number("seed", _new_run(frame, "seed"), 0, 99_999, 0)
     regen_col.button(frame.t("regenerate"), key="regenerate", on_click=_next_seed)
     return choice
 
@@ -115,7 +118,7 @@ def feature_control(frame: Frame, input_names: list[str]) -> list[str]:
     """The input features for 2-D data (x₁, x₂, x₁², ...), named after the data's columns."""
     chosen = frame.multiselect(
         "features",
-        frame.t("features"),
+        _new_run(frame, "features"),
         list(FEATURE_OPTIONS),
         ["x₁", "x₂"],
         format_func=lambda label: play.feature_label(FEATURE_OPTIONS[label], input_names),
