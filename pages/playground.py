@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 from typing import Any
@@ -17,7 +18,7 @@ from ui import drawing, i18n, upload_view, uploads
 from ui import playground as play
 from ui.engine import LiveRun, engine, owner
 from ui.figures import playground as figures
-from ui.page import Frame, source
+from ui.page import Frame, RunActions, source
 from ui.verdict import Verdict
 
 UPLOAD, DRAW = "upload", "draw"
@@ -74,17 +75,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 # --- controls ----------------------------------------------------------------------------------
-
-
-def claims(frame: Frame) -> None:
-    """The page's claims, each with a button that sets the experiment up."""
-    with st.expander(frame.t("claims_title"), expanded=False, icon=":material/lightbulb:"):
-        for name, values in PRESETS.items():
-            text, button = st.columns([5, 1], vertical_alignment="center")
-            text.markdown(frame.t(f"claim_{name}"))
-            button.button(
-                frame.t("show_me"), key=f"preset_{name}", on_click=frame.preset, args=(values,)
-            )
 
 
 def data_controls(frame: Frame) -> dict[str, Any]:
@@ -548,36 +538,13 @@ def _parameter_count(problem: play.Problem, setup: training.Setup) -> int:
 
 
 def run_buttons(frame: Frame, run: LiveRun, epochs: int) -> None:
-    train_col, step_col, restart_col = st.columns(3)
-    finished = run.job.epoch >= epochs or run.job.diverged or run.state == "lost"
-    # Two buttons, not one toggle: Streamlit may replay a click's trigger when a timer rerun
-    # interrupts the run it caused, and "pause" twice is still paused (a toggle would resume).
-    if run.running:
-        train_col.button(
-            frame.t("pause"), key="pause", type="primary", icon=":material/pause:",
-            on_click=_pause, args=(run, epochs), width="stretch",
-        )  # fmt: skip
-    else:
-        train_col.button(
-            frame.t("train"), key="train", type="primary", icon=":material/play_arrow:",
-            on_click=_train, args=(run, epochs), disabled=finished, width="stretch",
-        )  # fmt: skip
-    step_col.button(
-        frame.t("step"),
-        key="step",
-        icon=":material/skip_next:",
-        on_click=_step,
-        args=(run, epochs),
-        disabled=finished,
-        width="stretch",
+    actions = RunActions(
+        train=functools.partial(_train, run, epochs),
+        pause=functools.partial(_pause, run, epochs),
+        step=functools.partial(_step, run, epochs),
+        restart=_restart,
     )
-    restart_col.button(
-        frame.t("restart"),
-        key="restart",
-        icon=":material/replay:",
-        on_click=_restart,
-        width="stretch",
-    )
+    frame.run_buttons(run, epochs, actions)
 
 
 def _train(run: LiveRun, epochs: int) -> None:
@@ -613,7 +580,7 @@ def live_results(
     """The charts, redrawn from the worker's reports while it trains (a fragment on a timer)."""
     runs = _runs()
 
-    @st.fragment(run_every=frame.redraw_every(*runs))
+    @frame.live(*runs)
     def results() -> None:
         live = [r for r in runs if r.running]
         for each in live:
@@ -1126,7 +1093,7 @@ def results_area(
 
 def main() -> None:
     frame = Frame("playground")
-    claims(frame)
+    frame.claims(PRESETS)
     controls, results = st.columns([1, 2.3], gap="large")
     with controls:
         choice = data_controls(frame)

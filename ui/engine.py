@@ -329,7 +329,8 @@ class _Worker:
         while True:
             try:
                 message = self.conn.recv()
-            except (EOFError, OSError, ValueError):
+            # TypeError: close() closed the connection under a receive (its handle became None).
+            except (EOFError, OSError, ValueError, TypeError):
                 on_death(self)
                 return
             on_message(self, message)
