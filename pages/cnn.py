@@ -525,20 +525,8 @@ def _restart(slot: str) -> None:
 def status(frame: Frame, run: LiveRun, epochs: int, cells: list[tuple[str, float, bool]]) -> None:
     epoch = run.job.epoch
     st.progress(min(epoch / epochs, 1.0), text=frame.t("progress", epoch=epoch, epochs=epochs))
-    for col, (label, value, percent) in zip(st.columns(len(cells)), cells, strict=True):
-        col.metric(label, _fmt(value, percent))
-    if run.state == "diverged":
-        st.error(frame.t("diverged", epoch=epoch), icon=":material/warning:")
-    elif run.state == "done":
-        st.success(frame.t("done", epochs=epoch), icon=":material/check_circle:")
-    else:
-        frame.run_state(run)
-
-
-def _fmt(value: float, percent: bool) -> str:
-    if not np.isfinite(value):
-        return "NaN" if np.isnan(value) else "∞"
-    return f"{100 * value:.1f}%" if percent else f"{value:.4f}"
+    frame.metrics(cells)
+    frame.run_status(run)
 
 
 def live(frame: Frame, run: LiveRun, epochs: int, draw: Callable[[], None]) -> None:

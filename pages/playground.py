@@ -612,20 +612,8 @@ def status(frame: Frame, run: LiveRun, epochs: int) -> None:
             (frame.t("train_acc"), h.train_accuracy[-1], True),
             (frame.t("test_acc"), h.test_accuracy[-1], True),
         ]
-    for col, (label, value, percent) in zip(st.columns(len(cells)), cells, strict=True):
-        col.metric(label, _fmt(value, percent))
-    if run.state == "diverged":
-        st.error(frame.t("diverged", epoch=t.epoch), icon=":material/warning:")
-    elif run.state == "done":
-        st.success(frame.t("done", epochs=t.epoch), icon=":material/check_circle:")
-    else:
-        frame.run_state(run)
-
-
-def _fmt(value: float, percent: bool) -> str:
-    if not np.isfinite(value):
-        return "NaN" if np.isnan(value) else "∞"
-    return f"{100 * value:.1f}%" if percent else f"{value:.4f}"
+    frame.metrics(cells)
+    frame.run_status(run)
 
 
 # --- charts ------------------------------------------------------------------------------------

@@ -256,20 +256,9 @@ def series_status(frame: Frame, prep: R.NextStep, run: LiveRun, epochs: int) -> 
     )
     label = "test_acc" if text else "test_loss"
     scores = R.test_errors(prep, job)
-    for col, kind in zip(st.columns(3), R.KINDS, strict=True):
-        col.metric(frame.t(f"{label}_of", cell=frame.t(f"cell_{kind}")), _fmt(scores[kind], text))
-    if run.state == "diverged":
-        st.error(frame.t("diverged", epoch=job.epoch), icon=":material/warning:")
-    elif run.state == "done":
-        st.success(frame.t("done", epochs=job.epoch), icon=":material/check_circle:")
-    else:
-        frame.run_state(run)
-
-
-def _fmt(value: float, percent: bool) -> str:
-    if not np.isfinite(value):
-        return "NaN" if np.isnan(value) else "∞"
-    return f"{100 * value:.1f}%" if percent else f"{value:.4f}"
+    names = {kind: frame.t(f"{label}_of", cell=frame.t(f"cell_{kind}")) for kind in R.KINDS}
+    frame.metrics([(names[kind], scores[kind], text) for kind in R.KINDS])
+    frame.run_status(run)
 
 
 def loss_chart(frame: Frame, run: LiveRun) -> None:

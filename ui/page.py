@@ -109,6 +109,13 @@ def url_value(value: Any) -> str | list[str]:
     return str(value)
 
 
+def metric_value(value: float, percent: bool) -> str:
+    """A loss as 0.1234, an accuracy as 95.1%; NaN and ∞ as themselves."""
+    if not math.isfinite(value):
+        return "NaN" if math.isnan(value) else "∞"
+    return f"{100 * value:.1f}%" if percent else f"{value:.4f}"
+
+
 def _duration(seconds: float) -> str:
     """A wait as a learner reads it: "40 s" or "3 min"."""
     if seconds < 90:
@@ -394,6 +401,21 @@ class Frame:
     def light(self, run: LiveRun) -> bool:
         """Whether live charts draw less detail: `run` trains while many others do."""
         return run.running and engine().tick_s() >= LIGHT_TICK_S
+
+    def metrics(self, cells: Sequence[tuple[str, float, bool]]) -> None:
+        """A row of numbers: (label, value, as a percentage?) each; NaN and ∞ shown as such."""
+        for column, (label, value, percent) in zip(st.columns(len(cells)), cells, strict=True):
+            column.metric(label, metric_value(value, percent))
+
+    def run_status(self, run: LiveRun) -> None:
+        """How a training page's run stands: diverged or done (the page's `diverged` and `done`
+        prose, with the epoch), or what run_state says."""
+        if run.state == "diverged":
+            st.error(self.t("diverged", epoch=run.job.epoch), icon=":material/warning:")
+        elif run.state == "done":
+            st.success(self.t("done", epochs=run.job.epoch), icon=":material/check_circle:")
+        else:
+            self.run_state(run)
 
     def run_state(self, run: LiveRun) -> None:
         """A queued run's place and wait, a capped run, or a lost one, with what to do."""
