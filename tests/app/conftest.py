@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Block
 
 TIMEOUT = 60
 APP = Path(__file__).resolve().parents[2] / "app.py"
@@ -30,3 +31,22 @@ def check_rows(at: AppTest) -> list[dict[str, str]]:
     header, _rule, *rows = lines
     assert header[-1] in ("agrees", "一致"), header
     return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+def verdict(at: AppTest, claim: str) -> str:
+    """The text of the verdict element the frame keyed `verdict_<claim>`."""
+    blocks = [at.main]
+    while blocks:
+        block = blocks.pop()
+        # Some blocks (a column holding metrics) carry no id.
+        if str(getattr(block.proto, "id", "")).endswith(f"-verdict_{claim}"):
+            return "\n".join(m.value for m in block.markdown)
+        blocks.extend(c for c in block.children.values() if isinstance(c, Block))
+    raise AssertionError(f"no verdict_{claim} on the page")
+
+
+def held(at: AppTest, claim: str) -> bool:
+    """Whether the claim's verdict says Held (it must say Held or Did not hold here)."""
+    text = verdict(at, claim)
+    assert "Held" in text or "Did not hold here" in text, text
+    return "Held" in text

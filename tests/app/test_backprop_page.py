@@ -6,29 +6,11 @@ import json
 import time
 
 import pytest
-from streamlit.testing.v1.element_tree import Block
 
 from dlcore import activations
-from tests.app.conftest import check_rows, open_page
+from tests.app.conftest import check_rows, held, open_page, verdict
 
 PAGE = "pages/backprop.py"
-
-
-def verdict(at, claim: str) -> str:
-    """The text of the verdict element the frame keyed `verdict_<claim>`."""
-    blocks = [at.main]
-    while blocks:
-        block = blocks.pop()
-        if getattr(block.proto, "id", "").endswith(f"-verdict_{claim}"):
-            return "\n".join(m.value for m in block.markdown)
-        blocks.extend(c for c in block.children.values() if isinstance(c, Block))
-    raise AssertionError(f"no verdict_{claim} on the page")
-
-
-def held(at, claim: str) -> bool:
-    text = verdict(at, claim)
-    assert "Held" in text or "Did not hold here" in text, text
-    return "Held" in text
 
 
 def all_checks_pass(at) -> bool:

@@ -10,9 +10,8 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
-from streamlit.testing.v1.element_tree import Block
 
-from tests.app.conftest import check_rows, open_page
+from tests.app.conftest import check_rows, open_page, verdict
 from ui import cnn, uploads
 from ui.engine import LiveRun, engine
 
@@ -27,17 +26,6 @@ def ok(at):
 def charts(at) -> set[str]:
     """Keys of the Plotly charts on the page (st.plotly_chart key=...)."""
     return {c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")}
-
-
-def verdict(at, claim: str) -> str:
-    """The text of the verdict element the frame keyed `verdict_<claim>`."""
-    blocks = [at.main]
-    while blocks:
-        block = blocks.pop()
-        if str(getattr(block.proto, "id", "")).endswith(f"-verdict_{claim}"):
-            return "\n".join(m.value for m in block.markdown)
-        blocks.extend(c for c in block.children.values() if isinstance(c, Block))
-    raise AssertionError(f"no verdict_{claim} on the page")
 
 
 def all_checks_pass(at) -> bool:

@@ -6,10 +6,9 @@ import json
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from streamlit.testing.v1.element_tree import Block
 
 from dlcore import losses
-from tests.app.conftest import check_rows, open_page
+from tests.app.conftest import check_rows, held, open_page, verdict
 
 PAGE = "pages/losses.py"
 
@@ -22,24 +21,6 @@ def charts(at) -> set[str]:
 def all_checks_pass(at) -> bool:
     rows = check_rows(at)
     return bool(rows) and all(row["agrees"] == "✅" for row in rows)
-
-
-def verdict(at, claim: str) -> str:
-    """The text of the verdict element the frame keyed `verdict_<claim>`."""
-    blocks = [at.main]
-    while blocks:
-        block = blocks.pop()
-        # Some blocks (a column holding metrics) carry no id.
-        if getattr(block.proto, "id", "").endswith(f"-verdict_{claim}"):
-            return "\n".join(m.value for m in block.markdown)
-        blocks.extend(c for c in block.children.values() if isinstance(c, Block))
-    raise AssertionError(f"no verdict_{claim} on the page")
-
-
-def held(at, claim: str) -> bool:
-    text = verdict(at, claim)
-    assert "Held" in text or "Did not hold here" in text, text
-    return "Held" in text
 
 
 def tables(at) -> list[str]:
