@@ -131,3 +131,21 @@ class BrokenJob(_Toy):
 
     def report(self) -> dict:
         return {"epoch": self.epoch, "steps": self.steps}
+
+
+class ThreadsJob(_Toy):
+    """A job that reports how many threads each torch op gets in the worker that trains it."""
+
+    def __init__(self) -> None:
+        super().__init__(torch.zeros(4), torch.zeros(4), [torch.zeros(4)])
+        self.threads = 0
+
+    def _loss(self) -> torch.Tensor:
+        return ((self.X - self.params[0]) ** 2).mean()
+
+    def report(self) -> dict:
+        return {"epoch": self.epoch, "steps": self.steps, "threads": torch.get_num_threads()}
+
+    def follow(self, report: dict) -> None:
+        super().follow(report)
+        self.threads = report["threads"]

@@ -9,11 +9,13 @@ import time
 from collections.abc import Callable
 
 import pytest
+import torch
 
 from dlcore import training
-from tests.ui.engine_jobs import BrokenJob, ConvJob, GatedRNNJob
+from tests.ui.engine_jobs import BrokenJob, ConvJob, GatedRNNJob, ThreadsJob
 from ui import engine as E
 from ui import playground as play
+from ui import server_tuning
 
 FAR = 10**9  # an epoch target no test reaches: the run stops by other means
 
@@ -213,6 +215,51 @@ def test_jobs_of_ended_sessions_are_dropped(monkeypatch, status: str):
         assert keep.running  # a throttled but connected tab keeps its run
     finally:
         e.close()
+
+
+def test_an_ended_session_leaves_nothing_behind_in_the_engine():
+    """Its running, queued and finished-but-never-collected jobs all go, with their bytes."""
+    sessions = {"alive": "active", "closed": "active"}
+    e = E.Engine(E.Settings(1, 2, 90.0), session_status=lambda owner: sessions[owner[0]])
+    try:
+        done = E.LiveRun("d", trainer(0), ("closed", "brief"))
+        done.start(e, 2)
+        deadline = time.monotonic() + 60
+        while done.ticket.state != "done" and time.monotonic() < deadline:
+            time.sleep(0.02)  # finished in the worker; its session never comes to take it
+        keep = E.LiveRun("k", trainer(1), ("alive", "playground"))
+        running = E.LiveRun("r", trainer(2), ("closed", "playground"))
+        queued = E.LiveRun("q", trainer(3), ("closed", "cnn"))
+        for run in (keep, running, queued):
+            run.start(e, FAR)
+        poll_until(e, [keep, running], FAR, lambda r: r.state == "running")
+        assert done.ticket.result is not None and queued.ticket.state == "queued"
+        sessions["closed"] = "gone"
+        e.sweep_ended_sessions()
+        assert list(e._tickets) == [keep.ticket.id] and list(e._by_owner) == [keep.owner]
+        assert not e._queue and e._workers[0].running == {keep.ticket.id}
+        assert e.load()["running"] == 1
+        keep.drop(e)
+    finally:
+        e.close()
+
+
+def test_workers_run_each_torch_op_on_one_thread(engine, monkeypatch):
+    run = live(ThreadsJob(), "threads")
+    run.start(engine, FAR)
+    poll_until(engine, [run], FAR, lambda r: r.job.threads > 0)  # as the worker reports it
+    assert run.job.threads == 1
+    run.drop(engine)
+    before = torch.get_num_threads()  # the server's own script threads: one too, unless told
+    try:
+        monkeypatch.delenv("DLCS_TORCH_THREADS", raising=False)
+        server_tuning.set_torch_threads()
+        assert torch.get_num_threads() == 1
+        monkeypatch.setenv("DLCS_TORCH_THREADS", "2")
+        server_tuning.set_torch_threads()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_a_killed_worker_is_replaced_and_its_learner_told():
