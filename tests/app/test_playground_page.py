@@ -14,7 +14,7 @@ from dlcore import activations, optim, training
 from tests.app.conftest import check_rows, open_page
 from ui import drawing, uploads
 from ui import playground as play
-from ui.engine import LiveRun, engine
+from ui.engine import MIN_TICK_S, LiveRun, engine
 
 PAGE = "pages/playground.py"
 
@@ -508,6 +508,35 @@ def test_a_queued_run_shows_its_place_and_starts_by_itself(monkeypatch):
 def make_trainer(seed: int) -> training.Trainer:
     problem = play.generated("circle", 200, 0.1, seed, 0.2, [], 2)
     return training.Trainer(problem.data, training.Setup((8,), "tanh", "adam", 0.01, 1, seed=seed))
+
+
+def map_side(at) -> int:
+    """Cells per side of the decision map's grid, as sent to the browser."""
+    spec = next(c.proto.spec for c in at.get("plotly_chart") if c.proto.id.endswith("chart_map"))
+    z = next(t["z"] for t in json.loads(spec)["data"] if "z" in t)
+    return int(z["shape"].split(",")[0]) if isinstance(z, dict) else len(z)
+
+
+def test_a_busy_server_redraws_less_often_with_less_detail_and_says_so():
+    """Issue 8: the redraw rate and the payload per update follow the number of trainers."""
+    e = engine()
+    others = [LiveRun(i, make_trainer(i), ("busy", i)) for i in range(2)]
+    try:
+        at = open_page(PAGE, epochs="5000")
+        full = map_side(at)
+        for run in others:  # two other learners train: three runs share the redraws
+            run.start(e, 10**9)
+        at.button(key="train").click().run()
+        rerun_until(at, lambda a: epoch_of(a) > 0)
+        assert e.tick_s() > 3 * MIN_TICK_S  # redraws less often
+        assert map_side(at) ** 2 < full**2 / 2  # fewer than half the cells per update
+        assert any("with less detail" in c.value for c in at.caption)
+        at.button(key="pause").click().run()  # paused, the map has its full detail again
+        assert map_side(at) == full
+        assert not any("with less detail" in c.value for c in at.caption)
+    finally:
+        for run in others:
+            run.drop(e)
 
 
 # --- a note above the header (issue 9) ------------------------------------------------------------
