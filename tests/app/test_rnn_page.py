@@ -262,6 +262,24 @@ def test_broken_uploads_get_a_precise_message(name, data, expected):
     assert not at.get("progress")
 
 
+def test_a_note_above_the_header_is_skipped_with_a_preview_and_trains():
+    """Issue 9, on this page too: a line above the header is offered to be skipped."""
+    rows = "\n".join(f"{i},{(i * 7) % 11}" for i in range(40))
+    at = upload(open_page(PAGE, source="upload", view="predict"), "pump.csv",
+                f"pump log of 2024\nt,level\n{rows}\n".encode())  # fmt: skip
+    assert any("The first 1 line(s)" in i.value for i in at.info)
+    skip = next(w for w in at.number_input if str(w.key).startswith("upload_skip_"))
+    assert skip.value == 1
+    assert list(at.dataframe[0].value.columns) == ["t", "level"]
+    assert at.selectbox(key="upload_column").value == "level"
+    assert any("40 steps of level" in c.value for c in at.caption)
+    click(at, "step")
+    assert progress(at) == "Epoch 1 of 100"
+    skip.set_value(0).run()  # read as it is, the note is the header: refused
+    assert "Line 2 has 2 values, but the first row has 1" in at.error[0].value
+    assert not at.get("progress")
+
+
 # --- long memory and gradients -----------------------------------------------------------------
 
 
