@@ -528,8 +528,8 @@ def dead_view(frame: Frame) -> None:
 
 
 def main() -> None:
-    frame = Frame("backprop")
-    frame.claims(PRESETS)
+    frame = Frame("backprop", PRESETS)
+    frame.claims()
     view = frame.segmented(
         "view", frame.t("view"), VIEWS, "graph", format_func=lambda v: frame.t(f"view_{v}")
     )

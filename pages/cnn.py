@@ -902,8 +902,8 @@ def sweep_results(frame: Frame, run: LiveRun, epochs: int, seeds: int) -> None:
 
 
 def main() -> None:
-    frame = Frame("cnn")
-    frame.claims(PRESETS)
+    frame = Frame("cnn", PRESETS)
+    frame.claims()
     view = frame.segmented(
         "view", frame.t("view"), VIEWS, "filters", format_func=lambda v: frame.t(f"view_{v}")
     )

@@ -1080,8 +1080,8 @@ def results_area(
 
 
 def main() -> None:
-    frame = Frame("playground")
-    frame.claims(PRESETS)
+    frame = Frame("playground", PRESETS)
+    frame.claims()
     controls, results = st.columns([1, 2.3], gap="large")
     with controls:
         choice = data_controls(frame)

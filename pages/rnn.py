@@ -720,8 +720,8 @@ def results_area(
 
 
 def main() -> None:
-    frame = Frame("rnn")
-    frame.claims(PRESETS)
+    frame = Frame("rnn", PRESETS)
+    frame.claims()
     controls, results = st.columns([1, 2.3], gap="large")
     with controls:
         choice = sequence_controls(frame)

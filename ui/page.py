@@ -4,27 +4,26 @@ from __future__ import annotations
 
 import functools
 import inspect
-import io
 import math
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 # Plotly takes pandas from sys.modules even while another session's thread is still importing
 # it ("partially initialized module 'pandas'"): every page imports it fully before drawing.
 import pandas  # noqa: F401
-import segno
 import streamlit as st
 import torch
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dlcore import device as dldevice
-from ui import i18n, server_tuning
+from ui import i18n, lesson_view, server_tuning, tours
+from ui import lesson as lessons
 from ui.engine import LiveRun, engine
 from ui.verdict import Verdict, number
 
-LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 # Choice widgets that put the text of an option (its str, or what format_func shows) in the URL.
 LABELLED_IN_URL = (
     st.selectbox,
@@ -36,6 +35,10 @@ LABELLED_IN_URL = (
 )
 # The learner's language is theirs, not part of the experiment that "Reset to defaults" resets.
 KEPT_ON_RESET = {"lang"}
+# The frame's own controls: a lesson never locks them (the language and device are the learner's).
+FRAME_KEYS = {"lang", "device"}
+# A lesson's hidden controls still run (their values come from the link): only the eye skips them.
+HIDDEN_STYLE = "<style>[class*='st-key-lesson_hidden_'] {display: none}</style>"
 # From this redraw interval on (s), live charts send less detail: the server is training for many.
 LIGHT_TICK_S = 0.3
 # Single-choice widgets the frame binds to the URL itself when their labels are translated.
@@ -62,11 +65,10 @@ def source(obj: Callable[..., Any] | type) -> str:
         return inspect.getsource(obj)
 
 
-@st.cache_data(max_entries=256)
-def _qr_png(link: str) -> bytes:
-    buffer = io.BytesIO()
-    segno.make(link, error="m").save(buffer, kind="png", scale=6, border=2)
-    return buffer.getvalue()
+@st.cache_resource
+def tally() -> lessons.Tally:
+    """The class's answers to lesson questions, for this server process."""
+    return lessons.Tally()
 
 
 def _leave_pages_directory_mode() -> None:
@@ -135,18 +137,25 @@ class RunActions(NamedTuple):
 class Frame:
     """A page's common frame; bound widgets are made through it so it can share and reset them."""
 
-    def __init__(self, page: str) -> None:
+    def __init__(self, page: str, presets: Mapping[str, dict[str, Any]] | None = None) -> None:
         _tune_once()
         # OpenMP keeps its thread count per thread and every run has a script thread of its own:
         # set once, later runs' torch ops would use every core and stall each other under load.
         server_tuning.set_torch_threads()
         _leave_pages_directory_mode()
         self.page = page
+        self.presets = presets or {}
         self._defaults: dict[str, Any] = {}
+        self._labels: dict[str, str] = {}
         self._as_text: set[str] = set()
         self._code: list[Callable[..., Any] | type] = []
         self._checks: list[Check] = []
         self._ran_on: dict[str, torch.device] = {}
+        self.lesson, lesson_error = self._read_lesson()
+        self.tour = () if self.lesson else tours.tour(page)
+        self.step = self._tour_step()
+        if self.step:
+            self._open_step(self.step)
         with st.sidebar:
             self.lang = self.segmented(
                 "lang",
@@ -174,7 +183,15 @@ class Frame:
                 icon=":material/restart_alt:",
             )
         st.title(self.text["title"])
+        if lesson_error:
+            st.warning(self.text[f"frame_lesson_bad_{lesson_error}"], icon=":material/school:")
+        if self.lesson:
+            if self.lesson.hide:
+                st.html(HIDDEN_STYLE)
+            lesson_view.draw_lesson(self, self.lesson, tally())
         st.markdown(self.text["intro"])
+        if self.tour:
+            lesson_view.draw_tour(self, self.tour, self.step)
 
     def t(self, key: str, **values: Any) -> str:
         """This page's prose for `key` in the chosen language, with `{name}` fields filled."""
@@ -184,6 +201,22 @@ class Frame:
     # -- bound controls: each records its default so reset and share links know it --------------
     def _bound(self, widget: Callable[..., Any], key: str, initial: Any, /, **kwargs: Any) -> Any:
         self._defaults[key] = initial
+        self._labels[key] = kwargs.get("label", key)
+        if not self.locked(key):
+            value = self._bound_widget(widget, key, initial, **kwargs)
+            if self.lesson:  # where Reset takes an open control back to
+                st.session_state.setdefault(self._lesson_start_key, {}).setdefault(key, value)
+            return value
+        kwargs["disabled"] = True
+        if self.lesson.hide:
+            with st.container(key=f"lesson_hidden_{key}"):
+                return self._bound_widget(widget, key, initial, **kwargs)
+        kwargs["help"] = self.text["frame_lesson_locked"]
+        return self._bound_widget(widget, key, initial, **kwargs)
+
+    def _bound_widget(
+        self, widget: Callable[..., Any], key: str, initial: Any, /, **kwargs: Any
+    ) -> Any:
         if widget in SINGLE_CHOICE and "format_func" in kwargs:
             return self._bound_by_option(widget, key, initial, **kwargs)
         if widget in LABELLED_IN_URL:
@@ -307,25 +340,89 @@ class Frame:
         return self._bound(st.text_input, key, value, label=label, value=value, **kwargs)
 
     def _reset(self) -> None:
+        if self.lesson:  # only what the learner may change, back to where the lesson started
+            st.session_state.update(st.session_state.get(self._lesson_start_key, {}))
+            return
         for key, default in self._defaults.items():
             if key not in KEPT_ON_RESET:
                 st.session_state[key] = default
 
-    def claims(self, presets: Mapping[str, dict[str, Any]]) -> None:
-        """The page's claims (`claim_<name>`), each with a button that sets its experiment up."""
+    def claims(self) -> None:
+        """The page's claims (`claim_<name>`), each with a button that sets its experiment up
+        (in a lesson the teacher's set-up stays: the buttons are off)."""
+        locked = {"disabled": True, "help": self.text["frame_lesson_no_presets"]}
         with st.expander(self.t("claims_title"), icon=":material/lightbulb:"):
-            for name, values in presets.items():
+            for name, values in self.presets.items():
                 text, button = st.columns([5, 1], vertical_alignment="center")
                 text.markdown(self.t(f"claim_{name}"))
-                button.button(
-                    self.t("show_me"), key=f"preset_{name}", on_click=self.preset, args=(values,)
-                )
+                button.button(self.t("show_me"), key=f"preset_{name}", on_click=self.preset,
+                              args=(values,), **(locked if self.lesson else {}))  # fmt: skip
 
     def preset(self, values: dict[str, Any]) -> None:
         """Every control back to its default, then `values` set (a widget callback)."""
         self._reset()
         for key, value in values.items():
             st.session_state[key] = value
+
+    # -- a teacher's lesson and the page's guided tour ------------------------------------------
+    def _read_lesson(self) -> tuple[lessons.Lesson | None, str]:
+        """The lesson of the link, if it is for this page and the learner has not left it; or
+        why a lesson parameter was ignored (a `frame_lesson_bad_<reason>` key)."""
+        param = st.query_params.get("lesson")
+        if not param or st.session_state.get("_lesson_left") == param:
+            return None, ""
+        try:
+            lesson = lessons.decode(param)
+        except lessons.LessonError as error:
+            return None, error.key
+        if lesson.page != self.page:
+            return None, "page"
+        return lesson, ""
+
+    @property
+    def _lesson_start_key(self) -> str:
+        return f"_lesson_start_{self.lesson.id}" if self.lesson else ""
+
+    def locked(self, key: str) -> bool:
+        """Whether the lesson keeps the learner from changing control `key`."""
+        return bool(self.lesson) and key not in self.lesson.open and key not in FRAME_KEYS
+
+    def controls(self) -> dict[str, str]:
+        """The page's controls a lesson can lock: key -> label, in the order drawn so far."""
+        return {k: label for k, label in self._labels.items() if k not in FRAME_KEYS}
+
+    def leave_lesson(self) -> None:
+        """The full page back (a button's callback): the link loses its lesson."""
+        st.session_state["_lesson_left"] = st.query_params.get("lesson")
+        del st.query_params["lesson"]
+
+    def _tour_step(self) -> int | None:
+        """The tour step the URL asks for (from 1), or None; anything else leaves the URL."""
+        raw = st.query_params.get("tour")
+        if raw is None:
+            return None
+        if raw.isdigit() and 1 <= int(raw) <= len(self.tour):
+            return int(raw)
+        del st.query_params["tour"]
+        return None
+
+    def _open_step(self, n: int) -> None:
+        """Step `n`'s set-up, before any widget is drawn, the first time a link opens it."""
+        if st.session_state.get(f"_tour_{self.page}") == n:
+            return
+        st.session_state[f"_tour_{self.page}"] = n
+        values = self.tour[n - 1].values(self.presets)
+        st.session_state.update(values)
+        _drop_from_url(values)
+
+    def go_to_step(self, n: int) -> None:
+        """Tour step `n` (a button's callback; 0 ends the tour): its set-up, from the defaults."""
+        st.session_state[f"_tour_{self.page}"] = n
+        if n == 0:
+            del st.query_params["tour"]
+            return
+        st.query_params["tour"] = str(n)
+        self.preset(self.tour[n - 1].values(self.presets))
 
     # -- device, checks and code, filled in as the page computes ------------------------------
     def _device_label(self, choice: str) -> str:
@@ -472,7 +569,7 @@ class Frame:
         self._draw_checks()
         self._draw_code()
         with self._share_slot:
-            self._draw_share()
+            lesson_view.draw_share(self, tally())
 
     def _draw_devices(self) -> None:
         if not self._ran_on:
@@ -511,10 +608,11 @@ class Frame:
                 st.markdown(f"`{obj.__module__}.{obj.__qualname__}`")
                 st.code(source(obj), language="python")
 
-    def share_link(self) -> str:
-        """The link that reopens this page with every control as it is now."""
+    def share_link(self, lesson: str | None = None) -> str:
+        """The link that reopens this page with every control as it is now (and the tour step,
+        or the lesson: the one open, or `lesson`)."""
         base = st.context.url or f"http://localhost:8501/{self.page}"
-        params = {}
+        params: dict[str, Any] = {}
         for key, default in self._defaults.items():
             value = st.session_state.get(key, default)
             if value != default:
@@ -523,35 +621,24 @@ class Frame:
                     if key in self._as_text
                     else url_value(value)
                 )
+        if self.step:
+            params["tour"] = str(self.step)
+        lesson = lesson or (lessons.encode(self.lesson) if self.lesson else None)
+        if lesson:
+            params["lesson"] = lesson
         return base + ("?" + urlencode(params, doseq=True) if params else "")
 
-    def _draw_share(self) -> None:
-        link = self.share_link()
-        with st.expander(self.text["frame_share"], icon=":material/share:"):
-            st.caption(self.text["frame_share_caption"])
-            st.code(link, language=None, wrap_lines=True)
-            class_link = _network_link(link)
-            if class_link is None:
-                st.caption(self.text["frame_share_local_only"])
-                return
-            if class_link != link:
-                st.caption(self.text["frame_share_network"])
-                st.code(class_link, language=None, wrap_lines=True)
-            st.image(_qr_png(class_link), caption=self.text["frame_share_qr"], width=220)
 
-
-def _network_link(link: str) -> str | None:
-    """`link` as learners on the network reach it; None if this server only listens locally."""
-    parts = urlsplit(link)
-    if parts.hostname not in LOOPBACK_HOSTS:
-        return link
-    address = st.get_option("server.address")
-    if address and address in LOOPBACK_HOSTS:
-        return None
-    from streamlit import net_util  # the same lookup Streamlit uses for its "Network URL" line
-
-    ip = net_util.get_internal_ip()
-    if not ip or ip.startswith("127."):
-        return None
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{ip}{port}"))
+def _drop_from_url(keys: Iterable[str]) -> None:
+    """`keys` out of the page's URL, and out of what Streamlit seeds widgets from on a first load
+    (where the URL wins over values set in code), so that values just set in code hold."""
+    for key in keys:
+        if key in st.query_params:
+            del st.query_params[key]
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return
+    with ctx.session_state.query_params() as params:
+        seeds = getattr(params, "_initial_query_params", {})  # Streamlit's own, not public
+        for key in keys:
+            seeds.pop(key, None)

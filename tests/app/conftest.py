@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -50,3 +51,14 @@ def held(at: AppTest, claim: str) -> bool:
     text = verdict(at, claim)
     assert "Held" in text or "Did not hold here" in text, text
     return "Held" in text
+
+
+def rerun_until(at: AppTest, done, limit_s: float = 180.0) -> AppTest:
+    """Reruns (as the page's timer does in a browser) until done(at) holds."""
+    deadline = time.monotonic() + limit_s
+    while not done(at) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+    assert done(at)
+    return at

@@ -299,9 +299,15 @@ def test_memory_sweep_trains_as_one_job_and_its_result_is_shared():
     assert "Did not hold here" in verdict_of(other, "Plain RNNs struggle")
     other.segmented_control(key="view").set_value("gradients")
     run_ok(other)
+    at_start = gradients_spec(other)
     other.segmented_control(key="grad_weights").set_value("trained")
     run_ok(other)
     assert "chart_gradients" in chart_keys(other)
+    assert gradients_spec(other) != at_start  # the trained weights' curves, not the start's
+
+
+def gradients_spec(at) -> str:
+    return next(c.proto.spec for c in at.get("plotly_chart") if "chart_gradients" in c.proto.id)
 
 
 def test_gradients_preset_holds_and_turning_the_gate_bias_off_fails():
