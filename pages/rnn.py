@@ -564,11 +564,12 @@ def memory_view(frame: Frame, settings: R.MemorySettings) -> None:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def gradient_curves(
-    settings: R.MemorySettings, _weights: dict[str, list[torch.Tensor]] | None
+    settings: R.MemorySettings, trained: bool, _weights: dict[str, list[torch.Tensor]] | None
 ) -> dict[str, Any]:
     """‖∂L/∂h_t‖ of each cell on the memory task at the longest lag, and autograd's difference.
 
-    Cached by the settings: the trained weights (when given) are the settings' sweep result.
+    Cached by the settings and whether the weights are trained: trained weights are the
+    settings' sweep result (the untrained start and the trained nets must not share an entry).
     """
     lag = settings.lags[-1]
     X, y = R.memory_task(lag, GRADIENT_ROWS, GRADIENT_SEED)
@@ -593,7 +594,7 @@ def gradients_view(frame: Frame, settings: R.MemorySettings) -> None:
     if source == "trained" and result is None:
         st.info(frame.t("grad_need_sweep"))
         return
-    curves = gradient_curves(settings, result.weights if result else None)
+    curves = gradient_curves(settings, result is not None, result.weights if result else None)
     frame.ran_on(frame.t("gradients_what"), torch.device("cpu"))  # small and cached: the CPU
     frame.check(frame.t("check_dh"), curves["diff"], 1e-4)
     st.plotly_chart(
