@@ -25,6 +25,7 @@ from ui import uploads
 SESSION_TTL_S = 2
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PROGRESS = re.compile(r"Epoch (\d+) of (\d+)")
+EXPORTED = re.compile(r"The weights after (\d+) epochs")  # above the page's exports
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,11 @@ def busy_share(pids: list[int], seconds: float = 1.0) -> float:
     before = cpu_seconds(pids)
     time.sleep(seconds)
     return (cpu_seconds(pids) - before) / seconds
+
+
+def exported_epochs(result) -> list[int]:
+    """The epochs of the weights that the page's exports (JSON, state_dict, CSV) would give."""
+    return [int(m.group(1)) for text in result.texts if (m := EXPORTED.search(text))]
 
 
 def epoch(result) -> int | None:
@@ -145,11 +151,14 @@ def test_one_learners_upload_and_run_are_not_anothers(server):
 
             own = await b.run("playground", query_string="epochs=5000")
             assert epoch(own) == 0  # B's own run, untouched by A's training
+            assert exported_epochs(own) == [0]  # and B's exports are B's untrained weights
             assert await train_until_epoch(b, 2) >= 2  # and both train side by side
             seen_by_c = await c.run("playground", query_string="data=upload&epochs=5000")
             assert not any("apple" in t for t in seen_by_c.texts)  # no file of A's
             assert epoch(seen_by_c) is None  # and so no data and no run
             again = await a.rerun_fragment(next(iter(a.auto_reruns)))
             assert epoch(again) >= trained and any("apple" in t for t in again.texts)
+            paused = await a.click("pause")
+            assert exported_epochs(paused)[0] >= trained, paused.texts  # A's: A's trained weights
 
     run_async(learners())
