@@ -28,8 +28,8 @@ CHOICE_MAX = 60
 CHOICES_MAX = 5
 EXPLANATION_MAX = 300
 KEYS_MAX = 64
-PARAM_MAX = 4800  # characters of the parameter: the longest lesson fits; a link stays far under 8 KB
-INFLATED_MAX = 16_384  # bytes a parameter may inflate to (a deflate bomb stops here)
+PARAM_MAX = 4800  # characters of the parameter: the longest lesson fits, far under an 8 KB URL
+INFLATED_MAX = 65_536  # bytes it may inflate to: over-long texts get cut, a bomb stops here
 QR_MAX = 1200  # characters of a link that still makes a QR code a phone reads off a projector
 KEY = re.compile(r"[a-z][a-z0-9_]{0,23}")
 
@@ -140,9 +140,7 @@ def _question(choices: object, answer: object, text: str, why: str) -> Question 
     """The question, if it has a text, two or more choices and a right answer among them."""
     if not isinstance(choices, list) or not text:
         return None
-    labels = tuple(
-        short(c)[:CHOICE_MAX] for c in choices[:CHOICES_MAX] if isinstance(c, str) and c.strip()
-    )
+    labels = tuple(filter(None, (_capped(c, CHOICE_MAX)[0] for c in choices[:CHOICES_MAX])))
     if len(labels) < 2 or not isinstance(answer, int) or isinstance(answer, bool):
         return None
     if not 0 <= answer < len(labels):
