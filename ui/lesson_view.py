@@ -119,7 +119,9 @@ def _question_maker(frame: Frame) -> Question | None:
         t["frame_lesson_question"], max_chars=lessons.QUESTION_MAX, key="lesson_make_question"
     )
     written = st.text_area(t["frame_lesson_choices"], key="lesson_make_choices", height=110)
-    choices = [c[: lessons.CHOICE_MAX] for c in map(lessons.clean_text, written.splitlines()) if c]
+    # Cut, then cleaned: the link must read back to the same lesson (its tally's key).
+    lines = (lessons.clean_text(line[: lessons.CHOICE_MAX]) for line in written.splitlines())
+    choices = [c for c in lines if c]
     choices = choices[: lessons.CHOICES_MAX]
     if len(choices) < 2:
         if text.strip() or choices:

@@ -143,7 +143,7 @@ def test_predict_then_reveal_and_the_class_tally():
         assert at.button(key="lesson_check").disabled  # nothing picked yet
         at.radio(key=f"lesson_pick_{lesson_id}").set_value(pick).run()
         at.button(key="lesson_check").click().run()
-    assert any("the answer is It vanishes" in w.value for w in first.warning)
+    assert any("The right answer: It vanishes" in w.value for w in first.warning)
     assert [s.value for s in second.success] == ["Right!"] and "0\\.25ⁿ" in markdown(second)
     assert second.radio(key=f"lesson_pick_{lesson_id}").disabled  # the prediction stays made
     second.run()
@@ -165,6 +165,13 @@ def test_a_teacher_makes_a_lesson_and_a_learner_opens_it():
     assert learner.slider(key="stride").value == 2 and learner.slider(key="stride").disabled
     assert not learner.slider(key="padding").disabled
     assert "Only change the *padding*\\." in markdown(learner)
+    lesson_id = L.decode(params["lesson"]).id
+    learner.radio(key=f"lesson_pick_{lesson_id}").set_value(1).run()
+    learner.button(key="lesson_check").click().run()
+    teacher.run()  # the teacher's panel counts the class's answers
+    assert "Yes: **0**\n- No: **1**" in markdown(teacher) + "".join(
+        m.value for m in teacher.sidebar.markdown
+    )
     start = learner.slider(key="padding").value
     learner.slider(key="padding").set_value(3).run()
     learner.button(key="frame_reset").click().run()  # back to the lesson's start, still locked

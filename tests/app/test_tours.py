@@ -4,6 +4,7 @@ before the widgets are drawn, and its claim's verdict, computed from the result,
 from __future__ import annotations
 
 import pytest
+from streamlit.testing.v1.element_tree import Block
 
 from tests.app.conftest import held, open_page, rerun_until, verdict
 from ui import i18n, tours
@@ -51,3 +52,16 @@ def test_each_step_opens_from_its_link_and_shows_its_claim(page, n):
         at.button(key=step.train).click().run()
     rerun_until(at, lambda a: not pending(verdict(a, step.claim)), limit_s=240)
     assert held(at, step.claim), verdict(at, step.claim)
+    others = verdicts(at)  # and no other claim on the screen contradicts the step
+    assert not [text for text in others if "Did not hold here" in text], others
+
+
+def verdicts(at) -> list[str]:
+    """The text of every verdict element on the page."""
+    found, blocks = [], [at.main]
+    while blocks:
+        block = blocks.pop()
+        if "-verdict_" in str(getattr(block.proto, "id", "")):
+            found.append("\n".join(m.value for m in block.markdown))
+        blocks.extend(c for c in block.children.values() if isinstance(c, Block))
+    return found
