@@ -65,3 +65,30 @@ def verdicts(at) -> list[str]:
             found.append("\n".join(m.value for m in block.markdown))
         blocks.extend(c for c in block.children.values() if isinstance(c, Block))
     return found
+
+
+def test_a_steps_values_win_over_other_values_in_its_link():
+    at = open_page(PAGES["activations"], tour="2", depth="5", view="shapes", x="-2.0,2.0")
+    assert at.slider(key="depth").value == 20 and at.segmented_control(key="view").value == "chain"
+
+
+def test_next_and_back_set_each_step_up_and_keep_the_step_in_the_url():
+    at = open_page(PAGES["activations"])
+    at.button(key="tour_start").click().run()
+    assert at.query_params["tour"] == "1" and at.button(key="tour_back").disabled
+    at.slider(key="x").set_value((-3.0, 3.0)).run()  # the learner's own change...
+    at.button(key="tour_next").click().run()
+    assert at.query_params["tour"] == "2" and at.segmented_control(key="view").value == "chain"
+    at.button(key="tour_back").click().run()  # ...gone: each step starts from its set-up
+    assert at.slider(key="x").value == (-6.0, 6.0)
+    at.radio(key="tour_pick_activations_1").set_value("one").run()
+    at.button(key="tour_reveal").click().run()
+    assert any("Not quite. The answer: 0.25" in i.value for i in at.info)
+    at.button(key="tour_end").click().run()
+    assert "tour" not in at.query_params and at.button(key="tour_start")
+
+
+@pytest.mark.parametrize("value", ["0", "99", "abc", "-1", "2.5", ""])
+def test_a_tampered_step_falls_back_to_the_plain_page(value):
+    at = open_page(PAGES["cnn"], tour=value)
+    assert at.button(key="tour_start") and "tour" not in at.query_params
