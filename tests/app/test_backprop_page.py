@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from dlcore import activations
-from tests.app.conftest import check_rows, held, open_page, verdict
+from tests.app.conftest import check_rows, held, open_page, rerun_until, verdict
 
 PAGE = "pages/backprop.py"
 
@@ -151,17 +150,6 @@ def test_no_activation_picked_asks_for_one():
     at = open_page(PAGE, view="depth")
     at.multiselect(key="acts").set_value([]).run()
     assert not at.exception and "Pick at least one" in at.info[0].value
-
-
-def rerun_until(at, done, limit_s: float = 180.0):
-    """Reruns (as the page's timer does in a browser) until done(at) holds."""
-    deadline = time.monotonic() + limit_s
-    while not done(at) and time.monotonic() < deadline:
-        time.sleep(0.2)
-        at.run()
-        assert not at.exception, [e.value for e in at.exception]
-    assert done(at)
-    return at
 
 
 def test_brief_training_of_every_setting_shows_who_learns_and_is_cached_for_others():
