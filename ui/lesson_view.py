@@ -184,7 +184,7 @@ def draw_lesson(frame: Frame, lesson: Lesson, tally: Tally) -> None:
 def _draw_question(frame: Frame, lesson: Lesson, question: Question, tally: Tally) -> None:
     """Predict, then reveal: the answer and the teacher's explanation come after the choice."""
     answered = st.session_state.get(f"_lesson_answer_{lesson.id}")
-    st.markdown(safe_markdown(question.text))
+    st.markdown(f"**{frame.text['frame_lesson_question_label']}** {safe_markdown(question.text)}")
     pick = st.radio(
         frame.text["frame_lesson_your_answer"],
         range(len(question.choices)),
@@ -200,15 +200,17 @@ def _draw_question(frame: Frame, lesson: Lesson, question: Question, tally: Tall
             key="lesson_check",
             type="primary",
             disabled=pick is None,
+            help=frame.text["frame_lesson_pick_first"] if pick is None else None,
             on_click=_answer,
             args=(lesson, pick, tally),
         )
         return
+    mine = safe_markdown(question.choices[answered])
     if answered == question.answer:
-        st.success(frame.text["frame_lesson_right"], icon=":material/check_circle:")
+        st.success(frame.t("frame_lesson_right", mine=mine), icon=":material/check_circle:")
     else:
         right = safe_markdown(question.choices[question.answer])
-        st.warning(frame.t("frame_lesson_wrong", answer=right), icon=":material/info:")
+        st.warning(frame.t("frame_lesson_wrong", mine=mine, answer=right), icon=":material/info:")
     if question.why:
         st.markdown(safe_markdown(question.why))
     with st.expander(frame.text["frame_lesson_class"], icon=":material/groups:"):
@@ -262,11 +264,12 @@ def draw_tour(frame: Frame, tour: tuple[Step, ...], n: int | None) -> None:
                 t["frame_tour_reveal"],
                 key="tour_reveal",
                 disabled=pick is None,
+                help=t["frame_tour_pick_first"] if pick is None else None,
                 on_click=st.session_state.__setitem__,
                 args=(shown, True),
             )
-        back, ahead, end = st.columns(3)
-        back.button(
+        moves = st.container(horizontal=True)  # side by side, wrapping on a phone
+        moves.button(
             t["frame_tour_back"],
             key="tour_back",
             disabled=n == 1,
@@ -274,7 +277,7 @@ def draw_tour(frame: Frame, tour: tuple[Step, ...], n: int | None) -> None:
             args=(n - 1,),
             icon=":material/arrow_back:",
         )
-        ahead.button(
+        moves.button(
             t["frame_tour_next"],
             key="tour_next",
             disabled=n == len(tour),
@@ -283,7 +286,7 @@ def draw_tour(frame: Frame, tour: tuple[Step, ...], n: int | None) -> None:
             args=(n + 1,),
             icon=":material/arrow_forward:",
         )
-        end.button(
+        moves.button(
             t["frame_tour_end"],
             key="tour_end",
             on_click=frame.go_to_step,

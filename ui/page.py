@@ -37,8 +37,12 @@ LABELLED_IN_URL = (
 KEPT_ON_RESET = {"lang"}
 # The frame's own controls: a lesson never locks them (the language and device are the learner's).
 FRAME_KEYS = {"lang", "device"}
-# A lesson's hidden controls still run (their values come from the link): only the eye skips them.
-HIDDEN_STYLE = "<style>[class*='st-key-lesson_hidden_'] {display: none}</style>"
+# A lesson's hidden controls still run (their values come from the link): only the eye skips them,
+# with the layout wrapper around each, whose gap would otherwise stay.
+HIDDEN_STYLE = (
+    "<style>[data-testid='stLayoutWrapper']:has(> [class*='st-key-lesson_hidden_']),"
+    " [class*='st-key-lesson_hidden_'] {display: none}</style>"
+)
 # From this redraw interval on (s), live charts send less detail: the server is training for many.
 LIGHT_TICK_S = 0.3
 # Single-choice widgets the frame binds to the URL itself when their labels are translated.
