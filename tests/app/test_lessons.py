@@ -76,10 +76,10 @@ def markdown(at) -> str:
     return "\n".join(m.value for m in at.markdown)
 
 
-@pytest.mark.parametrize("page", CONTROLS)
-def test_a_lesson_locks_what_the_teacher_did_not_open(page):
-    opened, locked = CONTROLS[page]
-    at = open_page(page_file(page), lesson=param(page, prompt="Change **only** one thing."))
+@pytest.mark.parametrize("name", CONTROLS)
+def test_a_lesson_locks_what_the_teacher_did_not_open(name):
+    opened, locked = CONTROLS[name]
+    at = open_page(page_file(name), lesson=param(name, prompt="Change **only** one thing."))
     assert "Change **only** one thing\\." in markdown(at)
     assert widget(at, locked).disabled
     if opened:
@@ -92,31 +92,31 @@ def test_a_lesson_locks_what_the_teacher_did_not_open(page):
     assert not widget(at, locked).disabled and "lesson" not in at.query_params
 
 
-@pytest.mark.parametrize("page", CONTROLS)
-def test_a_lesson_can_hide_what_the_teacher_did_not_open(page):
-    opened, locked = CONTROLS[page]
-    at = open_page(page_file(page), lesson=param(page, hide=True))
+@pytest.mark.parametrize("name", CONTROLS)
+def test_a_lesson_can_hide_what_the_teacher_did_not_open(name):
+    opened, locked = CONTROLS[name]
+    at = open_page(page_file(name), lesson=param(name, hide=True))
     hidden = hidden_block_keys(at)
     assert locked in hidden and opened not in hidden and "lang" not in hidden
 
 
-@pytest.mark.parametrize("page", CONTROLS)
-def test_a_hostile_lesson_is_cleaned_and_the_page_still_works(page):
+@pytest.mark.parametrize("name", CONTROLS)
+def test_a_hostile_lesson_is_cleaned_and_the_page_still_works(name):
     fields = {
-        "g": page, "o": [CONTROLS[page][1], "../../etc", "<b>"], "h": "yes", "evil": {"x": 1},
+        "g": name, "o": [CONTROLS[name][1], "../../etc", "<b>"], "h": "yes", "evil": {"x": 1},
         "p": HOSTILE_PROMPT, "q": "<script>x</script> [a](javascript:alert(1))",
         "c": ["<b>one</b>", "[two](javascript:alert(2))", 3], "a": 1, "w": "<i>why</i>" * 999,
     }  # fmt: skip
     from tests.ui.test_lesson import raw_param
 
-    at = open_page(page_file(page), lesson=raw_param(fields))
+    at = open_page(page_file(name), lesson=raw_param(fields))
     shown = "\n".join([*lesson_markdown(at), *(o for r in at.radio for o in r.options)])
     assert "\\<script\\>" in shown and "\\[click me\\]\\(javascript\\:alert\\(1\\)\\)" in shown
     assert not UNESCAPED.search(
         shown.replace("**:material/school:", "").replace("**Question:**", "")
     ), shown[:400]
     assert any("has been cut" in c.value for c in at.caption)
-    assert widget(at, CONTROLS[page][1]).disabled is False  # the lesson opened it
+    assert widget(at, CONTROLS[name][1]).disabled is False  # the lesson opened it
     assert not hidden_block_keys(at)  # "h" was not 1
 
 

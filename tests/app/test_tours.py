@@ -27,24 +27,24 @@ def pending(text: str) -> bool:
     return any(badge in text for badge in PENDING)
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_every_page_has_a_tour_of_three_to_six_steps(page):
-    assert 3 <= len(tours.tour(page)) <= 6
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_has_a_tour_of_three_to_six_steps(name):
+    assert 3 <= len(tours.tour(name)) <= 6
 
 
 @pytest.mark.parametrize("lang", i18n.LANGUAGES)
-@pytest.mark.parametrize("page", PAGES)
-def test_every_step_has_its_prose_in_both_languages(page, lang):
-    text = i18n.texts(page, lang)
-    for n, step in enumerate(tours.tour(page), start=1):
+@pytest.mark.parametrize("name", PAGES)
+def test_every_step_has_its_prose_in_both_languages(name, lang):
+    text = i18n.texts(name, lang)
+    for n, step in enumerate(tours.tour(name), start=1):
         for part in ("title", "ask", "seen", *step.choices):
             assert text.get(f"tour_{n}_{part}"), f"{lang}: tour_{n}_{part}"
 
 
-@pytest.mark.parametrize(("page", "n"), STEPS)
-def test_each_step_opens_from_its_link_and_shows_its_claim(page, n):
-    step = tours.tour(page)[n - 1]
-    at = open_page(PAGES[page], tour=str(n))
+@pytest.mark.parametrize(("name", "n"), STEPS)
+def test_each_step_opens_from_its_link_and_shows_its_claim(name, n):
+    step = tours.tour(name)[n - 1]
+    at = open_page(PAGES[name], tour=str(n))
     assert any(f"step {n} of" in c.value for c in at.caption)
     for key, value in step.set.items():  # the step's own values, over the claim preset's
         assert at.session_state[key] == value, key
