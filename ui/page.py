@@ -215,7 +215,9 @@ class Frame:
         if self.lesson.hide:
             with st.container(key=f"lesson_hidden_{key}"):
                 return self._bound_widget(widget, key, initial, **kwargs)
-        kwargs["help"] = self.text["frame_lesson_locked"]
+        kwargs["help"] = "\n\n".join(
+            filter(None, (self.text["frame_lesson_locked"], kwargs.get("help")))
+        )
         return self._bound_widget(widget, key, initial, **kwargs)
 
     def _bound_widget(
