@@ -161,8 +161,9 @@ def shape_formula(frame: Frame, hw: tuple[int, int], s: int, p: int, d: int) -> 
     out = conv.output_shape(hw, k, s, p, d)
     rule = r"n_\text{out} &= \left\lfloor \frac{n_\text{in} + 2p - d(k-1) - 1}{s} \right\rfloor + 1"
     lines = [
-        rf"{o}_o &= \left\lfloor \frac{{{n} + 2\cdot{p} - {d}\cdot({k}-1) - 1}}{{{s}}}"
-        rf" \right\rfloor + 1 = {m}"
+        # The result first: on a phone the end of a long line runs off the screen.
+        rf"{o}_o &= {m} = \left\lfloor \frac{{{n} + 2\cdot{p} - {d}\cdot({k}-1) - 1}}{{{s}}}"
+        rf" \right\rfloor + 1"
         for o, n, m in (("H", hw[0], out[0]), ("W", hw[1], out[1]))
     ]
     st.latex(r"\begin{aligned}" + r" \\ ".join([rule, *lines]) + r"\end{aligned}")
