@@ -77,6 +77,22 @@ CANONICAL_JS = """(value) => JSON.stringify(value, (key, v) => {
 
 
 # -- the server ------------------------------------------------------------------------------
+PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
+
+
+@contextmanager
+def phone_page(browser: Browser) -> Iterator[tuple[Page, list[str]]]:
+    """A page on a 390×844 touch phone, and the script errors it raises; closed afterwards."""
+    context = browser.new_context(**PHONE, locale="en-US", timezone_id="UTC")
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        yield page, errors
+    finally:
+        context.close()
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))

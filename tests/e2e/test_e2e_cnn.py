@@ -9,6 +9,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import phone_page
+
 pytestmark = pytest.mark.e2e
 
 # The z data of a chart's heatmap, whatever form Plotly keeps it in.
@@ -101,17 +103,11 @@ def test_train_a_few_epochs_then_draw_a_digit_and_have_it_read(app):
 
 
 def test_the_page_on_a_phone_with_a_finger(browser, base_url):
-    phone = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
-    context = browser.new_context(**phone, locale="en-US", timezone_id="UTC")
-    try:
-        on_a_phone(context.new_page(), base_url)
-    finally:
-        context.close()
+    with phone_page(browser) as (page, errors):
+        on_a_phone(page, errors, base_url)
 
 
-def on_a_phone(page, base_url: str) -> None:
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+def on_a_phone(page, errors: list[str], base_url: str) -> None:
     page.goto(f"{base_url}/cnn")
     main = page.get_by_test_id("stMain")
     expect(main.get_by_role("heading", level=1)).to_have_text(

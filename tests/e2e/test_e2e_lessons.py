@@ -15,12 +15,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Locator, expect
 
+from tests.e2e.conftest import PHONE
 from tests.ui.test_lesson import raw_param
 from ui import lesson as L
 
 pytestmark = pytest.mark.e2e
 
-PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
 SHOTS = os.environ.get("DLCS_E2E_SHOTS") == "1"
 LOCKED_HELP = "Locked in this lesson: your teacher set it."  # ui/content/en/frame.toml
 PROMPT = "Change **only** the padding, then predict."

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import phone_page
 from tests.e2e.test_e2e_cnn import drag_a_finger
 from ui import drawing, uploads
 
@@ -143,12 +144,7 @@ def test_the_learning_rate_changes_while_training_without_a_restart(app):
 
 
 def test_the_playground_on_a_phone_with_a_finger(browser, base_url):
-    phone = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
-    context = browser.new_context(**phone, locale="en-US", timezone_id="UTC")
-    try:
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
+    with phone_page(browser) as (page, errors):
         page.goto(f"{base_url}/playground?epochs=5000")
         main = page.get_by_test_id("stMain")
         expect(main.locator(".st-key-chart_map .js-plotly-plot")).to_be_visible()
@@ -159,8 +155,6 @@ def test_the_playground_on_a_phone_with_a_finger(browser, base_url):
         expect(main.get_by_role("button", name="Train")).to_be_visible()
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
         assert not errors, errors
-    finally:
-        context.close()
 
 
 # Where a point (x, y) of the board lies on the screen.
@@ -218,12 +212,7 @@ def test_click_points_in_train_change_the_learning_rate_and_edit_a_weight(app):
 
 
 def test_a_finger_draws_a_point_with_a_box_on_a_phone(browser, base_url):
-    phone = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
-    context = browser.new_context(**phone, locale="en-US", timezone_id="UTC")
-    try:
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
+    with phone_page(browser) as (page, errors):
         page.goto(f"{base_url}/playground?data=draw&draw_drag=box")
         main = page.get_by_test_id("stMain")
         board = main.locator(".st-key-draw_board .js-plotly-plot")
@@ -235,8 +224,6 @@ def test_a_finger_draws_a_point_with_a_box_on_a_phone(browser, base_url):
         expect(main.locator(".st-key-draw_board")).to_contain_text("Your points: 1")
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
         assert not errors, errors
-    finally:
-        context.close()
 
 
 def test_a_shared_link_brings_the_drawn_points(app):
